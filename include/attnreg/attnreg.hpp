@@ -6,6 +6,8 @@
 #include <attnreg/dtype.hpp>
 #include <attnreg/errors.hpp>
 #include <attnreg/legacy.hpp>
+#include <attnreg/platform.hpp>
 #include <attnreg/plugin.hpp>
 #include <attnreg/registry.hpp>
+#include <attnreg/selector.hpp>
 #include <attnreg/version.hpp>
