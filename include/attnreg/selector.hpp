@@ -91,6 +91,20 @@ std::vector<AttentionBackendEnum> backend_priorities(const Platform& platform, c
 std::vector<std::string> candidate_reasons(AttentionBackendEnum backend, const AttentionConfig& config,
                                            const Platform& platform);
 
+/// Every candidate select_backend considers, judged but none chosen (each
+/// verdict is "valid" or "not valid"): the request (argument, else a
+/// non-empty ATTNREG_ATTENTION_BACKEND) first, then backend_priorities without
+/// it. Unlike select_backend it does not throw for invalid candidates, so a
+/// caller can show why nothing fits; an unknown name in the environment
+/// variable still throws from_name's ValueError.
+std::vector<CandidateReport> judge_candidates(const AttentionConfig& config, const Platform& platform,
+                                              std::optional<AttentionBackendEnum> requested = {});
+
+/// The candidate table of Selection::explain: one row per candidate (a '*'
+/// marks the selected one) with origin, verdict and class path, then its
+/// reasons, one per line. Thread safety: pure, may be called from any thread.
+std::string candidates_table(const std::vector<CandidateReport>& candidates);
+
 /// Chooses the backend for config on platform. config's device and
 /// device_capability are replaced by the platform's.
 ///

@@ -39,14 +39,18 @@ std::string Selection::explain() const {
   out += fmt::format("config:   {}\n", config_repr(config));
   out += fmt::format("selected: {} (from {})\n\n", chosen.name(), to_string(origin));
 
+  return out + candidates_table(candidates);
+}
+
+std::string candidates_table(const std::vector<CandidateReport>& candidates) {
   std::size_t name_w = 7, origin_w = 6, verdict_w = 7;
   for (const auto& c : candidates) {
     name_w = std::max(name_w, c.member.name().size());
     origin_w = std::max(origin_w, to_string(c.origin).size());
     verdict_w = std::max(verdict_w, c.verdict.size());
   }
-  out += fmt::format("  {:<{}}  {:<{}}  {:<{}}  {}\n", "backend", name_w, "origin", origin_w, "verdict",
-                     verdict_w, "class path");
+  std::string out = fmt::format("  {:<{}}  {:<{}}  {:<{}}  {}\n", "backend", name_w, "origin", origin_w,
+                                "verdict", verdict_w, "class path");
   for (const auto& c : candidates) {
     out += fmt::format("{} {:<{}}  {:<{}}  {:<{}}  {}\n", c.selected ? '*' : ' ', c.member.name(), name_w,
                        to_string(c.origin), origin_w, c.verdict, verdict_w, c.path.empty() ? "-" : c.path);

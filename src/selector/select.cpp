@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include <algorithm>
 #include <attnreg/errors.hpp>
 #include <attnreg/selector.hpp>
 #include <cstdlib>
@@ -91,50 +92,48 @@ std::vector<std::string> candidate_reasons(AttentionBackendEnum backend, const A
 
 const AttentionBackend& Selection::backend() const { return chosen.get_class(); }
 
+std::vector<CandidateReport> judge_candidates(const AttentionConfig& config, const Platform& platform,
+                                              std::optional<AttentionBackendEnum> requested) {
+  const AttentionConfig on_device = on_platform(config, platform);
+  const auto request = request_of(requested);
+  std::vector<CandidateReport> candidates;
+  if (request) candidates.push_back(judge(request->first, on_device, request->second));
+  for (const auto backend : backend_priorities(platform, on_device))
+    if (!request || backend != request->first)
+      candidates.push_back(judge(backend, on_device, CandidateOrigin::PRIORITY));
+  return candidates;
+}
+
 Selection select_backend(const AttentionConfig& config, const Platform& platform,
                          std::optional<AttentionBackendEnum> requested) {
   Selection s;
   s.platform = platform;
   s.config = on_platform(config, platform);
-  const auto request = request_of(requested);
+  s.candidates = judge_candidates(config, platform, requested);
 
-  bool chosen = false;
-  if (request) {
-    CandidateReport r = judge(request->first, s.config, request->second);
-    if (!r.valid)
-      throw ValueError(fmt::format("Selected backend {} is not valid for this configuration. Reason: {}",
-                                   to_string(r.member), detail::py_list_repr(r.reasons)));
-    r.selected = true;
-    r.verdict = "selected";
-    s.chosen = r.member;
-    s.origin = r.origin;
-    s.candidates.push_back(std::move(r));
-    chosen = true;
+  // judge_candidates puts a request (argument or environment) first.
+  const bool has_request = !s.candidates.empty() && s.candidates.front().origin != CandidateOrigin::PRIORITY;
+  if (has_request && !s.candidates.front().valid) {
+    const CandidateReport& r = s.candidates.front();
+    throw ValueError(fmt::format("Selected backend {} is not valid for this configuration. Reason: {}",
+                                 to_string(r.member), detail::py_list_repr(r.reasons)));
   }
-
-  // Without a request the priority list decides; with one, it is still
-  // judged so the report shows what the platform would have picked.
-  for (const auto backend : backend_priorities(platform, s.config)) {
-    if (request && backend == request->first) continue;
-    CandidateReport r = judge(backend, s.config, CandidateOrigin::PRIORITY);
-    if (r.valid && request) {
-      r.verdict = fmt::format("valid, not requested ({} was)", request->first.name());
-    } else if (r.valid && chosen) {
-      r.verdict = fmt::format("valid, lower priority than {}", s.chosen.name());
-    } else if (r.valid) {
-      r.selected = true;
-      r.verdict = "selected";
-      s.chosen = r.member;
-      s.origin = CandidateOrigin::PRIORITY;
-      chosen = true;
-    }
-    s.candidates.push_back(std::move(r));
-  }
-
-  if (!chosen)
+  const auto first_valid = std::find_if(s.candidates.begin(), s.candidates.end(),
+                                        [](const CandidateReport& c) { return c.valid; });
+  if (first_valid == s.candidates.end())
     throw ValueError(fmt::format("No valid attention backend found for {} with {}. Reasons: {}.",
                                  to_string(platform.device), config_repr(s.config),
                                  reasons_table(s.candidates)));
+
+  first_valid->selected = true;
+  first_valid->verdict = "selected";
+  s.chosen = first_valid->member;
+  s.origin = first_valid->origin;
+  for (auto& c : s.candidates) {
+    if (!c.valid || c.selected) continue;
+    c.verdict = has_request ? fmt::format("valid, not requested ({} was)", s.chosen.name())
+                            : fmt::format("valid, lower priority than {}", s.chosen.name());
+  }
   return s;
 }
 
