@@ -8,9 +8,8 @@
 // get_class() is two acquire loads and never stale.
 #pragma once
 
-#include <attnreg/backend.hpp>
-
 #include <atomic>
+#include <attnreg/backend.hpp>
 #include <string>
 #include <string_view>
 
@@ -20,7 +19,9 @@ namespace attnreg::detail {
 struct ClassSlot {
   explicit ClassSlot(std::string p) : path(std::move(p)) {}
   const std::string path;
-  std::atomic<const AttentionBackend*> cls{nullptr};
+  /// Written by the import system (under its lock), read lock-free by anyone;
+  /// mutable because slots are handed out as const references.
+  mutable std::atomic<const AttentionBackend*> cls{nullptr};
 };
 
 /// The slot for path, created on first use; the reference is valid until exit.
