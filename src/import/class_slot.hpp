@@ -8,8 +8,9 @@
 // get_class() is two acquire loads and never stale.
 #pragma once
 
-#include <atomic>
 #include <attnreg/backend.hpp>
+
+#include <atomic>
 #include <string>
 #include <string_view>
 

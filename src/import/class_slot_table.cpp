@@ -4,13 +4,14 @@
 // a fixed array of buckets, each an insert-only singly linked list whose head
 // and links are published with release stores. Inserts (new paths only) take
 // a mutex and re-check the bucket, so a path never gets two slots.
+#include "import/class_slot.hpp"
+
+#include <attnreg/classes.hpp>
+
 #include <array>
 #include <atomic>
-#include <attnreg/classes.hpp>
 #include <functional>
 #include <mutex>
-
-#include "import/class_slot.hpp"
 
 namespace attnreg::detail {
 namespace {

@@ -1,16 +1,16 @@
 // The class table: in-process classes and loaded plugins' classes, and the
 // resolution of a class path (in-process first, then the module's plugin).
-#include <fmt/format.h>
-
-#include <algorithm>
-#include <attnreg/classes.hpp>
-#include <attnreg/errors.hpp>
-#include <set>
-
 #include "import/class_slot.hpp"
 #include "import/import_state.hpp"
 #include "import/plugin_loader.hpp"
 #include "import/search_path.hpp"
+
+#include <attnreg/classes.hpp>
+#include <attnreg/errors.hpp>
+
+#include <fmt/format.h>
+
+#include <set>
 
 namespace attnreg {
 namespace detail {

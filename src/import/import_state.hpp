@@ -9,6 +9,7 @@
 #pragma once
 
 #include <attnreg/backend.hpp>
+
 #include <map>
 #include <memory>
 #include <mutex>

@@ -6,18 +6,18 @@
 // its static initialisers may have run, and code or objects from it may still
 // be referenced.
 #include "import/plugin_loader.hpp"
+#include "import/class_slot.hpp"
+
+#include <attnreg/errors.hpp>
+#include <attnreg/plugin.hpp>
+#include <attnreg/version.hpp>
 
 #include <dlfcn.h>
 #include <fmt/format.h>
 
 #include <array>
-#include <attnreg/errors.hpp>
-#include <attnreg/plugin.hpp>
-#include <attnreg/version.hpp>
 #include <exception>
 #include <set>
-
-#include "import/class_slot.hpp"
 
 namespace attnreg::detail {
 namespace {

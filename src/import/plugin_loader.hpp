@@ -1,10 +1,10 @@
 // Internal: loading one plugin shared library into the import state.
 #pragma once
 
+#include "import/import_state.hpp"
+
 #include <string>
 #include <string_view>
-
-#include "import/import_state.hpp"
 
 namespace attnreg::detail {
 

@@ -1,9 +1,9 @@
 // PluginModule: the object a plugin's init fills with its classes.
-#include <fmt/format.h>
-
 #include <attnreg/classes.hpp>
 #include <attnreg/errors.hpp>
 #include <attnreg/plugin.hpp>
+
+#include <fmt/format.h>
 
 namespace attnreg {
 

@@ -2,10 +2,11 @@
 // directory next to libattnreg.
 #include "import/search_path.hpp"
 
-#include <dlfcn.h>
-
 #include <attnreg/classes.hpp>
 #include <attnreg/errors.hpp>
+
+#include <dlfcn.h>
+
 #include <cstdlib>
 #include <filesystem>
 #include <system_error>
