@@ -118,5 +118,17 @@ TEST_F(PluginFaults, DefaultPathOfABackendNotBuiltListsTheModulesThisBuildHas) {
   EXPECT_NE(message.find("No module named 'attnreg.backends.pallas'"), std::string::npos) << message;
 }
 
+TEST_F(PluginFaults, StaticRegistrationsOfARefusedPluginArePublishedOnlyWithItsRetry) {
+  ::unsetenv("TESTPLUG_STATIC_ALLOW");
+  const test::ImportSnapshot before;
+  EXPECT_EQ(message_of<ImportError>([] { resolve_class("testplug.static_registration.Registered"); }),
+            prefix("testplug.static_registration", "static_registration") +
+                "its init failed: TESTPLUG_STATIC_ALLOW is not set");
+  EXPECT_TRUE(before == test::ImportSnapshot{});
+  ::setenv("TESTPLUG_STATIC_ALLOW", "1", 1);
+  EXPECT_EQ(resolve_class("testplug.static_registration.Registered").get_name(),
+            "TESTPLUG_STATICALLY_REGISTERED");
+}
+
 }  // namespace
 }  // namespace attnreg
