@@ -1,0 +1,36 @@
+// Internal interface between the FLASH_ATTN dispatcher and its decode /
+// prefill kernels, plus the final normalisation both share.
+#pragma once
+
+#include "common.cuh"
+
+namespace attnreg::flash_attn {
+
+/// Query heads of one KV head a decode CTA serves together.
+inline constexpr int kHeadsPerCta = 8;
+
+/// Decode kernel (and split merge when num_splits > 1) for requests with
+/// query length <= kDecodeMaxQueryLen; dq = min(max_query_len, kDecodeMaxQueryLen).
+int launch_decode(const KernelParams& p, int num_splits, int dq);
+
+/// Tensor-core prefill kernel for requests with query length > kDecodeMaxQueryLen.
+int launch_prefill(const KernelParams& p);
+
+/// Writes element d of output row (token, head) from an unnormalised
+/// accumulator a with running max mx and sum, folding in the head's sink
+/// logit when there is one. A row that saw no key (sum 0, no sink) gets 0.
+template <class T>
+__device__ __forceinline__ void write_normalised(const KernelParams& p, int token, int head, int d, float mx,
+                                                 float sum, float a) {
+  if (p.sinks != nullptr) {
+    const float sink = p.sinks[head];
+    const float m_tot = fmaxf(mx, sink);
+    const float w = mx == -INFINITY ? 0.0f : __expf(mx - m_tot);
+    sum = sum * w + __expf(sink - m_tot);
+    a *= w;
+  }
+  const float o = sum > 0.0f ? a / sum : 0.0f;
+  static_cast<T*>(p.out)[token * p.o_stride_t + head * p.o_stride_h + d] = from_float<T>(o);
+}
+
+}  // namespace attnreg::flash_attn
