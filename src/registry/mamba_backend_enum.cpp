@@ -1,0 +1,67 @@
+// MambaAttentionBackendEnum (the mamba table, vLLM's is_mamba=True): names, default paths, overrides and
+// lookups.
+#include <array>
+#include <attnreg/registry.hpp>
+
+#include "registry/enum_table.hpp"
+
+namespace attnreg {
+namespace {
+
+#define ATTNREG_DETAIL_COUNT(name, path) +1
+constexpr std::size_t kCount = 0 ATTNREG_MAMBA_BACKEND_MEMBERS(ATTNREG_DETAIL_COUNT);
+#undef ATTNREG_DETAIL_COUNT
+
+#define ATTNREG_DETAIL_NAME(name, path) #name,
+#define ATTNREG_DETAIL_PATH(name, path) path,
+#define ATTNREG_DETAIL_MEMBER(name, path) MambaAttentionBackendEnum::name,
+constexpr detail::EnumSpec<kCount> kSpec{"mamba attention backend",
+                                         {ATTNREG_MAMBA_BACKEND_MEMBERS(ATTNREG_DETAIL_NAME)},
+                                         {ATTNREG_MAMBA_BACKEND_MEMBERS(ATTNREG_DETAIL_PATH)}};
+constexpr std::array<MambaAttentionBackendEnum, kCount> kMembers{
+    ATTNREG_MAMBA_BACKEND_MEMBERS(ATTNREG_DETAIL_MEMBER)};
+#undef ATTNREG_DETAIL_NAME
+#undef ATTNREG_DETAIL_PATH
+#undef ATTNREG_DETAIL_MEMBER
+
+// Constant-initialised, so registrations from static initialisers of other
+// translation units (ATTNREG_REGISTER_BACKEND) find it ready.
+constinit detail::OverrideTable<kCount> overrides{kSpec.paths};
+
+std::size_t at(MambaAttentionBackendEnum b) noexcept { return static_cast<std::size_t>(b.id()); }
+
+}  // namespace
+
+std::string_view MambaAttentionBackendEnum::name() const noexcept { return kSpec.names[at(*this)]; }
+std::string_view MambaAttentionBackendEnum::value() const noexcept { return kSpec.paths[at(*this)]; }
+
+std::string MambaAttentionBackendEnum::get_path(bool include_classname) const {
+  return detail::path_of(kSpec, overrides, at(*this), include_classname);
+}
+
+const AttentionBackend& MambaAttentionBackendEnum::get_class() const {
+  return detail::class_of(kSpec, overrides, at(*this));
+}
+
+bool MambaAttentionBackendEnum::is_overridden() const noexcept {
+  return overrides.override_slot(at(*this)) != nullptr;
+}
+
+void MambaAttentionBackendEnum::clear_override() const noexcept { overrides.clear(at(*this)); }
+
+MambaAttentionBackendEnum MambaAttentionBackendEnum::from_name(std::string_view name) {
+  return kMembers[kSpec.position_of(name)];
+}
+
+std::optional<MambaAttentionBackendEnum> MambaAttentionBackendEnum::from_value(std::string_view path) {
+  if (const auto i = kSpec.position_of_value(path)) return kMembers[*i];
+  return std::nullopt;
+}
+
+std::span<const MambaAttentionBackendEnum> MambaAttentionBackendEnum::members() noexcept { return kMembers; }
+
+void register_backend(MambaAttentionBackendEnum backend, std::string_view class_path) {
+  overrides.set(at(backend), class_path);
+}
+
+}  // namespace attnreg
