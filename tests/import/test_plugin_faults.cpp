@@ -130,5 +130,54 @@ TEST_F(PluginFaults, StaticRegistrationsOfARefusedPluginArePublishedOnlyWithItsR
             "TESTPLUG_STATICALLY_REGISTERED");
 }
 
+TEST_F(PluginFaults, LibraryWithoutAnyEntryPoint) {
+  const test::ImportSnapshot before;
+  EXPECT_EQ(message_of<ImportError>([] { resolve_class("testplug.no_entry_points.Klass"); }),
+            prefix("testplug.no_entry_points", "no_entry_points") +
+                "it does not export the entry point 'attnreg_plugin_abi_version'; a plugin defines its entry "
+                "points with ATTNREG_PLUGIN(m) { ... } from <attnreg/plugin.hpp>");
+  EXPECT_TRUE(before == test::ImportSnapshot{});
+}
+
+TEST_F(PluginFaults, HandWrittenInitThatLetsAnExceptionEscape) {
+  const test::ImportSnapshot before;
+  EXPECT_EQ(message_of<ImportError>([] { resolve_class("testplug.raw_throw.Klass"); }),
+            prefix("testplug.raw_throw", "raw_throw") +
+                "its init failed: raw init threw instead of returning an error");
+  EXPECT_TRUE(before == test::ImportSnapshot{});
+}
+
+TEST_F(PluginFaults, PluginClaimingOneClassTwice) {
+  const test::ImportSnapshot before;
+  EXPECT_EQ(message_of<ImportError>([] { resolve_class("testplug.double_claim.Twice"); }),
+            prefix("testplug.double_claim", "double_claim") +
+                "class 'testplug.double_claim.Twice' is claimed twice by this plugin (by add_class and by "
+                "register_class, or twice by register_class with different types); claim each class once");
+  EXPECT_TRUE(before == test::ImportSnapshot{});
+}
+
+class Local final : public AttentionBackend {
+ public:
+  std::string_view get_name() const override { return "LOCAL"; }
+};
+
+TEST_F(PluginFaults, PluginClaimingAnInProcessClass) {
+  register_class<Local>("inproc.claimed.Klass");
+  const test::ImportSnapshot before;
+  EXPECT_EQ(message_of<ImportError>([] { resolve_class("testplug.claims_inproc.Own"); }),
+            prefix("testplug.claims_inproc", "claims_inproc") +
+                "class 'inproc.claimed.Klass' is already provided by an in-process class (register_class); a "
+                "class path has exactly one provider, so rename one of the classes or drop one of the "
+                "providers");
+  EXPECT_TRUE(before == test::ImportSnapshot{});
+  EXPECT_EQ(resolve_class("inproc.claimed.Klass").get_name(), "LOCAL");
+}
+
+TEST_F(PluginFaults, PluginWithoutClasses) {
+  EXPECT_EQ(message_of<ImportError>([] { resolve_class("testplug.empty.Klass"); }),
+            "Cannot import 'testplug.empty.Klass': module 'testplug.empty' (file '" + plugin_file("empty") +
+                "') has no class 'Klass'; it provides: no classes");
+}
+
 }  // namespace
 }  // namespace attnreg
