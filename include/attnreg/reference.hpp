@@ -10,6 +10,16 @@
 // type), sliding window, logits soft-cap, sinks, ALiBi, fp8 caches with
 // k_scale/v_scale, and padding slots.
 //
+// Semantics, for query token j of request r (q_r tokens, seq_r = seq_lens[r])
+// at position p = seq_r - q_r + j, head h, KV head h / (H / Hkv):
+//  - visible keys: causal: 0..p; non-causal: 0..seq_r-1. A sliding window W
+//    further keeps keys k with p - k < W (causal) or |p - k| < W (non-causal);
+//  - logit s_k = scale * q.k (k and v dequantised as byte * k_scale / v_scale
+//    for fp8 caches); with a soft-cap c, s_k = c * tanh(s_k / c); then ALiBi
+//    adds slope_h * (k - p);
+//  - out = sum_k softmax(s)_k v_k, where a sink adds exp(sink_h) to the
+//    softmax denominator (a logit with no value).
+//
 // Thread safety: functions only touch their arguments; calls on distinct
 // caches may run concurrently.
 #pragma once
@@ -31,10 +41,12 @@ namespace attnreg::reference {
 /// negative slots are skipped. An "auto" cache stores the values unchanged
 /// (same dtype); an fp8_e4m3 cache stores float_to_fp8_e4m3(float(x) / scale)
 /// (a float division by k_scale resp. v_scale, saturating to +-448, round to
-/// nearest even). The arguments are validated first (validate_forward_args
-/// with the metadata's slot_mapping); throws ValueError.
+/// nearest even). Validates first (host tensors; key/value [T, Hkv, D] of a
+/// float dtype, kv_cache [2, num_blocks, block_size, Hkv, D] of the dtype
+/// params.kv_cache_dtype implies, slot_mapping int64 [T] with every
+/// non-negative slot < num_blocks * block_size); throws ValueError.
 void write_kv_cache(const AttentionLayerParams& params, const DLTensor& key, const DLTensor& value,
-                    const DLTensor& kv_cache, const AttentionMetadata& metadata);
+                    const DLTensor& kv_cache, const DLTensor& slot_mapping);
 
 /// The whole forward on the host: validates (validate_forward_args, CPU,
 /// index ranges checked), writes key/value into kv_cache (write_kv_cache, so
