@@ -37,7 +37,7 @@ TEST_F(RegistryStress, ReadersSeeWholePathsWhileWritersRegisterAndClear) {
 
   std::latch start(kWriters + kReaders);  // all threads run together, not one after another
   std::atomic<int> writers_left{kWriters};
-  std::atomic<long> reads{0}, bad{0};
+  std::atomic<long> bad{0};
   std::vector<std::thread> threads;
   for (int w = 0; w < kWriters; ++w)
     threads.emplace_back([&, w] {
@@ -84,7 +84,6 @@ TEST_F(RegistryStress, ReadersSeeWholePathsWhileWritersRegisterAndClear) {
           if (*p != kPaths[0] && *p != kPaths[1]) ++local_bad;
         ++local_reads;
       }
-      reads += local_reads;
       bad += local_bad;
     });
   for (auto& t : threads) t.join();
