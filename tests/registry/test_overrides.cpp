@@ -85,7 +85,8 @@ TEST_F(RegistryOverrides, MalformedPathsAreRefusedAndChangeNothing) {
        "Invalid class path 'a.b-c.D': component 'b-c' is not an identifier (character '-' is not a letter, "
        "digit or '_'). Expected dotted identifiers such as 'my.module.MyBackend'"},
   };
-  for (const auto& [path, expected] : cases) {
+  for (const auto& c : cases) {
+    const std::string_view path = c.first, expected = c.second;  // lambdas cannot capture bindings in C++20
     SCOPED_TRACE(path);
     EXPECT_EQ(message_of<ValueError>([&] { register_backend(AttentionBackendEnum::CUSTOM, path); }),
               expected);
