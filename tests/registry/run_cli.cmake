@@ -1,0 +1,20 @@
+# Runs the attnreg CLI and checks its exit status and output (CTest cannot
+# check both with one test property).
+#   -DCLI=<path> -DARGS="a;b" -DEXPECT_FAIL=ON|OFF -DEXPECT="regex1;regex2" [-DJSON_LENGTH=n]
+execute_process(COMMAND ${CLI} ${ARGS} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+if(EXPECT_FAIL AND rc EQUAL 0)
+  message(FATAL_ERROR "attnreg ${ARGS} succeeded; expected a failure. Output:\n${out}${err}")
+elseif(NOT EXPECT_FAIL AND NOT rc EQUAL 0)
+  message(FATAL_ERROR "attnreg ${ARGS} failed with ${rc}; expected success. Output:\n${out}${err}")
+endif()
+foreach(pattern IN LISTS EXPECT)
+  if(NOT "${out}${err}" MATCHES "${pattern}")
+    message(FATAL_ERROR "attnreg ${ARGS}: output does not match '${pattern}':\n${out}${err}")
+  endif()
+endforeach()
+if(DEFINED JSON_LENGTH)
+  string(JSON n LENGTH "${out}")
+  if(NOT n EQUAL JSON_LENGTH)
+    message(FATAL_ERROR "attnreg ${ARGS}: JSON array has ${n} entries, expected ${JSON_LENGTH}")
+  endif()
+endif()
