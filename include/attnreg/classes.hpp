@@ -41,6 +41,9 @@ void register_class_object(std::string_view qualified_path, const std::type_info
 /// Throws ValueError for a malformed path (empty, a component that is not an
 /// identifier, leading/trailing/double dots), ImportError when the path is
 /// already provided by a loaded plugin.
+/// Called while a plugin loads (from its init or a static initialiser), the
+/// class belongs to that plugin: it is published with the plugin's classes,
+/// or discarded with them if the plugin is refused.
 template <class T>
 void register_class(std::string_view qualified_path) {
   static_assert(std::is_base_of_v<AttentionBackend, T>, "T must derive from attnreg::AttentionBackend");
