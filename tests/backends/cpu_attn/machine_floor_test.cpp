@@ -1,0 +1,59 @@
+// The machine floor: plausible figures on a small buffer, and every invalid
+// option refused with a message naming it.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <attnreg/errors.hpp>
+#include <attnreg/machine_floor.hpp>
+#include <string>
+
+namespace attnreg::perf {
+namespace {
+
+using ::testing::HasSubstr;
+
+TEST(MachineFloor, MeasuresPositiveFiguresWithTheDispatchedTarget) {
+  MachineFloorOptions options;
+  options.buffer_bytes = std::size_t{8} << 20;
+  options.num_threads = 2;
+  options.repetitions = 2;
+  options.fma_iterations = 1 << 16;
+  const MachineFloor floor = measure_machine_floor(options);
+  EXPECT_EQ(floor.num_threads, 2);
+  EXPECT_GT(floor.read_bandwidth_gbs, 0.1);
+  EXPECT_GT(floor.fma_peak_gflops, 0.1);
+  EXPECT_GE(floor.vector_lanes_f32, 1);
+  EXPECT_FALSE(floor.simd_target.empty());
+  // Slices are rounded down to whole vector chunks per thread, never up.
+  EXPECT_LE(floor.buffer_bytes, options.buffer_bytes);
+  EXPECT_GT(floor.buffer_bytes, options.buffer_bytes / 2);
+  EXPECT_THAT(to_string(floor), HasSubstr(floor.simd_target));
+  EXPECT_THAT(to_string(floor), HasSubstr("2 threads"));
+}
+
+void expect_refused(const MachineFloorOptions& options, const std::string& message) {
+  try {
+    measure_machine_floor(options);
+    ADD_FAILURE() << "no exception; expected ValueError: " << message;
+  } catch (const ValueError& e) {
+    EXPECT_THAT(e.what(), HasSubstr(message));
+  }
+}
+
+TEST(MachineFloor, RefusesInvalidOptions) {
+  MachineFloorOptions small;
+  small.buffer_bytes = 1000;
+  expect_refused(small, "machine floor: buffer_bytes is 1000; expected at least 1 MiB (1048576)");
+  MachineFloorOptions threads;
+  threads.num_threads = -1;
+  expect_refused(threads, "machine floor: num_threads is -1; expected 0 (all hardware threads) or more");
+  MachineFloorOptions reps;
+  reps.repetitions = 0;
+  expect_refused(reps, "machine floor: repetitions is 0; expected at least 1");
+  MachineFloorOptions fma;
+  fma.fma_iterations = 0;
+  expect_refused(fma, "machine floor: fma_iterations is 0; expected at least 1");
+}
+
+}  // namespace
+}  // namespace attnreg::perf
