@@ -4,10 +4,12 @@
 // as expected; each failed check prints what was expected.
 #include <attnreg/classes.hpp>
 #include <attnreg/errors.hpp>
+#include <attnreg/registry.hpp>
 #include <attnreg/version.hpp>
 
 #include <algorithm>
 #include <cstdlib>
+#include <filesystem>
 #include <iostream>
 #include <string>
 
@@ -36,6 +38,25 @@ int main(int argc, char** argv) {
             prefix + "'");
   check(attnreg::abi_version() == ATTNREG_ABI_VERSION,
         "the installed core and headers should agree on the ABI");
+
+  // Backends installed as plugins load from the install's plugin directory
+  // with no setting, through the registry's default paths.
+  ::unsetenv("ATTNREG_PLUGIN_PATH");
+  int installed = 0;
+  for (const auto backend : attnreg::AttentionBackendEnum::members()) {
+    const std::string path(backend.value());
+    if (path.empty()) continue;
+    std::string rel = path.substr(0, path.rfind('.'));
+    std::replace(rel.begin(), rel.end(), '.', '/');
+    if (!std::filesystem::exists(attnreg::plugin_install_dir() + "/" + rel + ".so")) continue;
+    ++installed;
+    try {
+      backend.get_class();
+    } catch (const attnreg::Error& e) {
+      check(false, "installed backend " + std::string(backend.name()) + " should load: " + e.what());
+    }
+  }
+  std::cout << "consumer: " << installed << " installed backend plugin(s) checked\n";
 
   ::setenv("ATTNREG_PLUGIN_PATH", plugin_dir.c_str(), 1);
   try {
