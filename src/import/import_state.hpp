@@ -42,8 +42,6 @@ struct StagedClass {
 /// init) are staged here, so they are published with the plugin's own
 /// classes or discarded with them.
 struct PendingLoad {
-  std::string module;
-  std::string file;
   std::vector<StagedClass> staged;
 };
 

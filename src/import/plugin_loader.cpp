@@ -76,7 +76,7 @@ std::string describe_origin(const ClassRecord& record) {
 
 void load_plugin(ImportState& state, std::string_view module, const std::string& file) {
   const std::string prefix = fmt::format("Cannot import module '{}' from plugin file '{}': ", module, file);
-  PendingLoad pending{std::string(module), file, {}};
+  PendingLoad pending;
   // Static initialisers of a library refused earlier do not run again on this
   // dlopen; what they registered was kept for this retry.
   if (auto node = state.deferred_static.extract(file)) pending.staged = std::move(node.mapped());
