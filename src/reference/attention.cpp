@@ -45,6 +45,8 @@ void forward(const AttentionLayerParams& params, const DLTensor& query, const DL
   const double k_scale = a.fp8_cache ? params.k_scale : 1.0;
   const double v_scale = a.fp8_cache ? params.v_scale : 1.0;
   const double cap = params.logits_soft_cap;
+  // The scale in double: ForwardArgs::scale is the float a kernel uses.
+  const double scale = params.scale != 0.0f ? params.scale : 1.0 / std::sqrt(static_cast<double>(D));
 
   std::vector<double> logits, acc(D);
   for (std::int64_t r = 0; r < a.num_reqs; ++r) {
@@ -68,7 +70,7 @@ void forward(const AttentionLayerParams& params, const DLTensor& query, const DL
           for (std::int64_t d = 0; d < D; ++d)
             dot += numeric::load_as_double(q_view.at(token, h, d), a.dtype) *
                    numeric::load_as_double(cache_at(0, k, kvh, d), a.cache_dtype) * k_scale;
-          double s = static_cast<double>(a.scale) * dot;
+          double s = scale * dot;
           if (cap > 0.0) s = cap * std::tanh(s / cap);
           if (params.alibi_slopes) s += static_cast<double>(params.alibi_slopes[h]) * static_cast<double>(k - p);
           logits[k] = s;
