@@ -84,5 +84,10 @@ TEST(Plugins, PluginModuleRejectsBadAndDuplicateClassNames) {
   EXPECT_EQ(m.entries()[0].class_name, "Local");
 }
 
+TEST(Plugins, RegisterClassDuringALoadRebindsLikeOutsideOne) {
+  test::use_test_plugins();
+  EXPECT_EQ(resolve_class("testplug.rebinding.K").get_name(), "TESTPLUG_OTHER");
+}
+
 }  // namespace
 }  // namespace attnreg

@@ -3,7 +3,9 @@
 //                           testplug.double_claim.Twice: claimed twice;
 //   testplug.claims_inproc  claims inproc.claimed.Klass, which the test has
 //                           registered in-process;
-//   testplug.empty          adds nothing (a module without classes).
+//   testplug.empty          adds nothing (a module without classes);
+//   testplug.rebinding      register_class()es K as Twice, then as Other: the
+//                           later registration wins, as outside a load.
 #include <attnreg/classes.hpp>
 #include <attnreg/plugin.hpp>
 
@@ -28,5 +30,8 @@ ATTNREG_PLUGIN(m) {
   } else if (m.name() == "testplug.claims_inproc") {
     m.add_class<Twice>("Own");
     attnreg::register_class<Other>("inproc.claimed.Klass");
+  } else if (m.name() == "testplug.rebinding") {
+    attnreg::register_class<Twice>("testplug.rebinding.K");
+    attnreg::register_class<Other>("testplug.rebinding.K");
   }
 }
