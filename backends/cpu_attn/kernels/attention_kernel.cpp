@@ -1,0 +1,427 @@
+// CPU_ATTN attention kernel (see attention_kernel.hpp). The per-target part
+// is compiled once per Highway x86 target and chosen at run time; the
+// planning and OpenMP driver below HWY_ONCE are compiled once.
+
+// clang-format off
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "kernels/attention_kernel.cpp"
+#include <hwy/foreach_target.h>
+#include <hwy/highway.h>
+#include <hwy/contrib/math/math-inl.h>
+// clang-format on
+
+#include "kernels/attention_kernel.hpp"
+
+#include <algorithm>
+#include <attnreg/numeric.hpp>
+#include <cmath>
+#include <cstring>
+#include <limits>
+
+HWY_BEFORE_NAMESPACE();
+namespace attnreg::cpu_attn::HWY_NAMESPACE {
+namespace hn = hwy::HWY_NAMESPACE;
+using DF = hn::ScalableTag<float>;
+using VF = hn::Vec<DF>;
+
+constexpr float kNegInf = -std::numeric_limits<float>::infinity();
+
+/// n elements of `type` at src (n a multiple of the lane count) as floats.
+/// fp8 bytes go through lut (256 dequantised values, scale applied).
+HWY_INLINE void ToFloat(const std::byte* src, ScalarType type, int n, float* HWY_RESTRICT dst,
+                        const float* lut) {
+  const DF d;
+  const int N = static_cast<int>(hn::Lanes(d));
+  switch (type) {
+    case ScalarType::BFloat16: {
+      const hn::Rebind<hwy::bfloat16_t, DF> dh;
+      const auto* p = reinterpret_cast<const hwy::bfloat16_t*>(src);
+      for (int i = 0; i < n; i += N) hn::StoreU(hn::PromoteTo(d, hn::LoadU(dh, p + i)), d, dst + i);
+      return;
+    }
+    case ScalarType::Float16: {
+      const hn::Rebind<hwy::float16_t, DF> dh;
+      const auto* p = reinterpret_cast<const hwy::float16_t*>(src);
+      for (int i = 0; i < n; i += N) hn::StoreU(hn::PromoteTo(d, hn::LoadU(dh, p + i)), d, dst + i);
+      return;
+    }
+    case ScalarType::Float8_E4M3: {
+      const auto* p = reinterpret_cast<const std::uint8_t*>(src);
+      for (int i = 0; i < n; ++i) dst[i] = lut[p[i]];
+      return;
+    }
+    default:
+      std::memcpy(dst, src, static_cast<std::size_t>(n) * sizeof(float));
+      return;
+  }
+}
+
+/// Per-item constants the row kernels need.
+struct ItemContext {
+  const KernelArgs* args;
+  const WorkItem* item;
+  int head_size, group;
+};
+
+/// Scores, online-softmax update and P.V for NR query rows against one tile of
+/// nk keys starting at key0. Rows share each K/V load; NR <= 4 keeps the
+/// accumulators in registers.
+template <int NR>
+HWY_INLINE void ProcessRows(const ItemContext& c, ThreadScratch& s, const std::int32_t* rows, int key0,
+                            int nk) {
+  const DF d;
+  const int N = static_cast<int>(hn::Lanes(d));
+  const int Dh = c.head_size;
+  const KernelArgs& a = *c.args;
+  const float* q[NR];
+  float* acc[NR];
+  float* sc[NR];
+  for (int r = 0; r < NR; ++r) {
+    q[r] = s.q.data() + static_cast<std::ptrdiff_t>(rows[r]) * Dh;
+    acc[r] = s.acc.data() + static_cast<std::ptrdiff_t>(rows[r]) * Dh;
+    sc[r] = s.scores.data() + r * kTileKeys;
+  }
+  // ---- S = Q K^T for the tile; two accumulator sets shorten the FMA chains ----
+  for (int j = 0; j < nk; ++j) {
+    const float* HWY_RESTRICT k = s.k_rows[j];
+    VF s0[NR], s1[NR];
+    for (int r = 0; r < NR; ++r) s0[r] = s1[r] = hn::Zero(d);
+    int i = 0;
+    for (; i + 2 * N <= Dh; i += 2 * N) {
+      const VF k0 = hn::LoadU(d, k + i), k1 = hn::LoadU(d, k + i + N);
+      for (int r = 0; r < NR; ++r) {
+        s0[r] = hn::MulAdd(hn::LoadU(d, q[r] + i), k0, s0[r]);
+        s1[r] = hn::MulAdd(hn::LoadU(d, q[r] + i + N), k1, s1[r]);
+      }
+    }
+    for (; i < Dh; i += N) {
+      const VF k0 = hn::LoadU(d, k + i);
+      for (int r = 0; r < NR; ++r) s0[r] = hn::MulAdd(hn::LoadU(d, q[r] + i), k0, s0[r]);
+    }
+    for (int r = 0; r < NR; ++r) sc[r][j] = hn::GetLane(hn::SumOfLanes(d, hn::Add(s0[r], s1[r])));
+  }
+  // ---- soft-cap, ALiBi, mask; online softmax ----
+  float alpha[NR];
+  const float cap = a.logits_soft_cap;
+  for (int r = 0; r < NR; ++r) {
+    const int row = rows[r];
+    const int token = row / c.group;
+    const int head = c.item->kv_head * c.group + row % c.group;
+    const float pos = static_cast<float>(c.item->first_pos + token);
+    const float lo = static_cast<float>(std::max(s.lo[row], key0));
+    const float hi = static_cast<float>(std::min(s.hi[row], key0 + nk));
+    const VF vlo = hn::Set(d, lo), vhi = hn::Set(d, hi), vpos = hn::Set(d, pos);
+    const VF slope = hn::Set(d, a.alibi_slopes ? a.alibi_slopes[head] : 0.0f);
+    VF vmax = hn::Set(d, kNegInf);
+    for (int j = 0; j < nk; j += N) {
+      VF x = hn::LoadU(d, sc[r] + j);
+      if (cap > 0.0f) x = hn::Mul(hn::Set(d, cap), hn::Tanh(d, hn::Mul(x, hn::Set(d, 1.0f / cap))));
+      const VF kpos = hn::Iota(d, static_cast<float>(key0 + j));
+      if (a.alibi_slopes) x = hn::MulAdd(slope, hn::Sub(kpos, vpos), x);
+      x = hn::IfThenElse(hn::And(hn::Ge(kpos, vlo), hn::Lt(kpos, vhi)), x, hn::Set(d, kNegInf));
+      hn::StoreU(x, d, sc[r] + j);
+      vmax = hn::Max(vmax, x);
+    }
+    const float m_old = s.m[row];
+    const float m_new = std::max(m_old, hn::GetLane(hn::MaxOfLanes(d, vmax)));
+    alpha[r] = std::exp(m_old - m_new);  // 0 for the first tile (m_old = -inf)
+    const VF vm = hn::Set(d, m_new);
+    VF vsum = hn::Zero(d);
+    for (int j = 0; j < nk; j += N) {
+      const VF x = hn::LoadU(d, sc[r] + j);
+      // Clamping keeps Exp's argument in its valid range; masked keys get 0.
+      const VF p = hn::IfThenElseZero(hn::Gt(x, hn::Set(d, kNegInf)),
+                                      hn::Exp(d, hn::Max(hn::Sub(x, vm), hn::Set(d, -87.0f))));
+      hn::StoreU(p, d, sc[r] + j);
+      vsum = hn::Add(vsum, p);
+    }
+    s.l[row] = s.l[row] * alpha[r] + hn::GetLane(hn::SumOfLanes(d, vsum));
+    s.m[row] = m_new;
+  }
+  // ---- O = alpha O + P V ----
+  for (int i = 0; i < Dh; i += N) {
+    VF o[NR];
+    for (int r = 0; r < NR; ++r) o[r] = hn::Mul(hn::LoadU(d, acc[r] + i), hn::Set(d, alpha[r]));
+    for (int j = 0; j < nk; ++j) {
+      const VF v = hn::LoadU(d, s.v_rows[j] + i);
+      for (int r = 0; r < NR; ++r) o[r] = hn::MulAdd(hn::Set(d, sc[r][j]), v, o[r]);
+    }
+    for (int r = 0; r < NR; ++r) hn::StoreU(o[r], d, acc[r] + i);
+  }
+}
+
+/// Writes acc / (l + exp(sink - m)) as the output row of (token, head).
+HWY_INLINE void WriteOutput(const KernelArgs& a, std::int64_t token, int head, float m, float l, float* acc,
+                            int Dh) {
+  const DF d;
+  const int N = static_cast<int>(hn::Lanes(d));
+  const float denom = l + (a.sinks ? std::exp(a.sinks[head] - m) : 0.0f);
+  const VF inv = hn::Set(d, 1.0f / denom);
+  for (int i = 0; i < Dh; i += N) hn::StoreU(hn::Mul(hn::LoadU(d, acc + i), inv), d, acc + i);
+  std::byte* out = a.output.at(token, head, 0);
+  if (a.output.dtype == ScalarType::Float32) {
+    std::memcpy(out, acc, static_cast<std::size_t>(Dh) * sizeof(float));
+    return;
+  }
+  // Scalar rounding to nearest even (Highway 1.0's bf16 demotion truncates).
+  const std::size_t esize = element_size(a.output.dtype);
+  for (int i = 0; i < Dh; ++i) numeric::store_from_float(out + i * esize, a.output.dtype, acc[i]);
+}
+
+/// Runs one work item: its query rows against its key range, tile by tile;
+/// writes the output (one split) or its partial (m, l, acc) rows.
+void ProcessItem(const KernelArgs& a, const WorkItem& it, ThreadScratch& s, float* partials) {
+  const DF d;
+  const int N = static_cast<int>(hn::Lanes(d));
+  const int Dh = static_cast<int>(a.sizes.head_size);
+  const int group = static_cast<int>(a.sizes.num_heads / a.sizes.num_kv_heads);
+  const int rows = it.num_tokens * group;
+  const int seq = a.seq_lens[it.req];
+  const int W = a.sliding_window;
+  const VF scale = hn::Set(d, a.sizes.scale);
+  for (int row = 0; row < rows; ++row) {
+    const std::int64_t token = it.token_begin + row / group;
+    const int head = it.kv_head * group + row % group;
+    float* q = s.q.data() + static_cast<std::ptrdiff_t>(row) * Dh;
+    ToFloat(a.query.at(token, head, 0), a.query.dtype, Dh, q, nullptr);
+    for (int i = 0; i < Dh; i += N) hn::StoreU(hn::Mul(hn::LoadU(d, q + i), scale), d, q + i);
+    std::fill_n(s.acc.data() + static_cast<std::ptrdiff_t>(row) * Dh, Dh, 0.0f);
+    s.m[row] = kNegInf;
+    s.l[row] = 0.0f;
+    const int pos = it.first_pos + row / group;
+    s.lo[row] = W > 0 ? std::max(0, pos - W + 1) : 0;
+    s.hi[row] = a.sizes.causal ? pos + 1 : (W > 0 ? std::min(seq, pos + W) : seq);
+  }
+  const ItemContext ctx{&a, &it, Dh, group};
+  const std::int32_t* table = a.block_table + it.req * a.block_table_stride;
+  const int bs = static_cast<int>(a.sizes.block_size);
+  const bool direct = a.cache.dtype == ScalarType::Float32;
+  for (int key0 = it.key_begin; key0 < it.key_end; key0 += kTileKeys) {
+    const int nk = std::min(kTileKeys, it.key_end - key0);
+    int num_active = 0;
+    for (int row = 0; row < rows; ++row)
+      if (s.lo[row] < key0 + nk && s.hi[row] > key0) s.active[num_active++] = row;
+    if (num_active == 0) continue;
+    for (int j = 0; j < nk; ++j) {
+      const int pos = key0 + j;
+      const std::int32_t block = table[pos / bs];
+      const std::byte* k = a.cache.at(0, block, pos % bs, it.kv_head, 0);
+      const std::byte* v = a.cache.at(1, block, pos % bs, it.kv_head, 0);
+      if (direct) {
+        s.k_rows[j] = reinterpret_cast<const float*>(k);
+        s.v_rows[j] = reinterpret_cast<const float*>(v);
+      } else {
+        float* kt = s.k_tile.data() + static_cast<std::ptrdiff_t>(j) * Dh;
+        float* vt = s.v_tile.data() + static_cast<std::ptrdiff_t>(j) * Dh;
+        ToFloat(k, a.cache.dtype, Dh, kt, a.fp8_k_lut);
+        ToFloat(v, a.cache.dtype, Dh, vt, a.fp8_v_lut);
+        s.k_rows[j] = kt;
+        s.v_rows[j] = vt;
+      }
+    }
+    int r = 0;
+    for (; r + 4 <= num_active; r += 4) ProcessRows<4>(ctx, s, s.active.data() + r, key0, nk);
+    switch (num_active - r) {
+      case 3:
+        ProcessRows<3>(ctx, s, s.active.data() + r, key0, nk);
+        break;
+      case 2:
+        ProcessRows<2>(ctx, s, s.active.data() + r, key0, nk);
+        break;
+      case 1:
+        ProcessRows<1>(ctx, s, s.active.data() + r, key0, nk);
+        break;
+      default:
+        break;
+    }
+  }
+  for (int row = 0; row < rows; ++row) {
+    float* acc = s.acc.data() + static_cast<std::ptrdiff_t>(row) * Dh;
+    if (it.num_splits == 1) {
+      WriteOutput(a, it.token_begin + row / group, it.kv_head * group + row % group, s.m[row], s.l[row], acc,
+                  Dh);
+    } else {
+      float* p = partials + it.partial_offset + static_cast<std::ptrdiff_t>(row) * (Dh + 2);
+      p[0] = s.m[row];
+      p[1] = s.l[row];
+      std::memcpy(p + 2, acc, static_cast<std::size_t>(Dh) * sizeof(float));
+    }
+  }
+}
+
+/// Merges the partial rows of the splits items[first .. first + num_splits)
+/// with log-sum-exp weights and writes the output.
+void MergeSplits(const KernelArgs& a, const WorkItem* items, float* partials) {
+  const DF d;
+  const int N = static_cast<int>(hn::Lanes(d));
+  const WorkItem& it = items[0];
+  const int Dh = static_cast<int>(a.sizes.head_size);
+  const int group = static_cast<int>(a.sizes.num_heads / a.sizes.num_kv_heads);
+  const int rows = it.num_tokens * group;
+  for (int row = 0; row < rows; ++row) {
+    const std::ptrdiff_t off = static_cast<std::ptrdiff_t>(row) * (Dh + 2);
+    float m = kNegInf;
+    for (int sp = 0; sp < it.num_splits; ++sp) m = std::max(m, partials[items[sp].partial_offset + off]);
+    float* out = partials + it.partial_offset + off;  // merged in place into the first split
+    float l = 0.0f;
+    for (int sp = 0; sp < it.num_splits; ++sp) {
+      const float* p = partials + items[sp].partial_offset + off;
+      const float w = p[1] > 0.0f ? std::exp(p[0] - m) : 0.0f;  // a split that saw no key weighs 0
+      l += w * p[1];
+      const VF vw = hn::Set(d, w);
+      for (int i = 0; i < Dh; i += N) {
+        const VF prev = sp == 0 ? hn::Zero(d) : hn::LoadU(d, out + 2 + i);
+        hn::StoreU(hn::MulAdd(vw, hn::LoadU(d, p + 2 + i), prev), d, out + 2 + i);
+      }
+    }
+    WriteOutput(a, it.token_begin + row / group, it.kv_head * group + row % group, m, l, out + 2, Dh);
+  }
+}
+
+/// This target's Highway bit.
+std::int64_t TargetBit() { return HWY_TARGET; }
+
+}  // namespace attnreg::cpu_attn::HWY_NAMESPACE
+HWY_AFTER_NAMESPACE();
+
+#if HWY_ONCE
+#include <hwy/targets.h>
+#include <omp.h>
+
+namespace attnreg::cpu_attn {
+HWY_EXPORT(ProcessItem);
+HWY_EXPORT(MergeSplits);
+HWY_EXPORT(TargetBit);
+
+namespace {
+
+/// Resolves Highway's chosen target once, before any parallel region, so
+/// worker threads only read the dispatch tables.
+void init_dispatch() {
+  static const bool done = [] {
+    hwy::GetChosenTarget().Update(hwy::SupportedTargets());
+    return true;
+  }();
+  (void)done;
+}
+
+/// Query tokens per work item for a KV group of `group` heads.
+int tokens_per_item(int group) { return std::max(1, kMaxItemRows / group); }
+
+/// Fills workspace.items / merge_groups and sizes the partial buffer.
+void plan(const KernelArgs& a, Workspace& ws, int threads) {
+  const auto& z = a.sizes;
+  const int group = static_cast<int>(z.num_heads / z.num_kv_heads);
+  const int qb = tokens_per_item(group);
+  const int Dh = static_cast<int>(z.head_size);
+  const int W = a.sliding_window;
+  std::int64_t base = 0;
+  for (std::int64_t r = 0; r < z.num_reqs; ++r) {
+    const int qlen = a.query_start_loc[r + 1] - a.query_start_loc[r];
+    base += z.num_kv_heads * ((qlen + qb - 1) / qb);
+  }
+  ws.items.clear();
+  ws.merge_groups.clear();
+  std::int64_t partial_floats = 0;
+  for (std::int64_t r = 0; r < z.num_reqs; ++r) {
+    const int begin = a.query_start_loc[r];
+    const int qlen = a.query_start_loc[r + 1] - begin;
+    const int seq = a.seq_lens[r];
+    for (int g = 0; g < z.num_kv_heads; ++g) {
+      for (int tb = 0; tb < qlen; tb += qb) {
+        const int n = std::min(qb, qlen - tb);
+        const int first = seq - qlen + tb, last = first + n - 1;
+        const int klo = W > 0 ? std::max(0, first - W + 1) : 0;
+        const int khi = z.causal ? last + 1 : (W > 0 ? std::min(seq, last + W) : seq);
+        int splits = 1;
+        if (base < 4 * threads) {
+          const auto want = static_cast<int>((4 * threads + base - 1) / base);
+          splits = std::max(1, std::min(want, (khi - klo) / kMinSplitKeys));
+        }
+        const int chunk = ((khi - klo + splits - 1) / splits + kTileKeys - 1) / kTileKeys * kTileKeys;
+        if (splits > 1) ws.merge_groups.push_back(static_cast<std::int32_t>(ws.items.size()));
+        const int first_item = static_cast<int>(ws.items.size());
+        for (int k0 = klo; k0 < khi; k0 += chunk) {
+          WorkItem it;
+          it.req = static_cast<std::int32_t>(r);
+          it.kv_head = g;
+          it.token_begin = begin + tb;
+          it.num_tokens = n;
+          it.first_pos = first;
+          it.key_begin = k0;
+          it.key_end = std::min(khi, k0 + chunk);
+          if (splits > 1) {
+            it.partial_offset = partial_floats;
+            partial_floats += static_cast<std::int64_t>(n) * group * (Dh + 2);
+          }
+          ws.items.push_back(it);
+        }
+        // Rounding the chunk to whole tiles can leave fewer splits than asked.
+        const int made = static_cast<int>(ws.items.size()) - first_item;
+        for (int i = first_item; i < first_item + made; ++i) ws.items[i].num_splits = made;
+        if (splits > 1 && made == 1) {
+          ws.merge_groups.pop_back();
+          ws.items.back().partial_offset = -1;
+        }
+      }
+    }
+  }
+  if (static_cast<std::int64_t>(ws.partials.size()) < partial_floats)
+    ws.partials.resize(static_cast<std::size_t>(partial_floats));
+}
+
+/// Grows each thread's scratch to the sizes of this call.
+void size_scratch(const KernelArgs& a, Workspace& ws, int threads) {
+  const int group = static_cast<int>(a.sizes.num_heads / a.sizes.num_kv_heads);
+  const auto rows = static_cast<std::size_t>(tokens_per_item(group) * group);
+  const auto Dh = static_cast<std::size_t>(a.sizes.head_size);
+  if (ws.threads.size() < static_cast<std::size_t>(threads))
+    ws.threads.resize(static_cast<std::size_t>(threads));
+  auto grow = [](auto& v, std::size_t n) {
+    if (v.size() < n) v.resize(n);
+  };
+  for (auto& s : ws.threads) {
+    grow(s.q, rows * Dh);
+    grow(s.acc, rows * Dh);
+    grow(s.m, rows);
+    grow(s.l, rows);
+    grow(s.lo, rows);
+    grow(s.hi, rows);
+    grow(s.active, rows);
+    grow(s.scores, 4 * kTileKeys);
+    grow(s.k_tile, kTileKeys * Dh);
+    grow(s.v_tile, kTileKeys * Dh);
+    grow(s.k_rows, kTileKeys);
+    grow(s.v_rows, kTileKeys);
+  }
+}
+
+}  // namespace
+
+void run_attention(const KernelArgs& args, Workspace& ws) {
+  init_dispatch();
+  const int threads = omp_get_max_threads();
+  plan(args, ws, threads);
+  size_scratch(args, ws, threads);
+  auto* process = &HWY_DYNAMIC_DISPATCH(ProcessItem);
+  auto* merge = &HWY_DYNAMIC_DISPATCH(MergeSplits);
+  const auto num_items = static_cast<std::int64_t>(ws.items.size());
+  const auto num_groups = static_cast<std::int64_t>(ws.merge_groups.size());
+#pragma omp parallel num_threads(threads)
+  {
+    ThreadScratch& scratch = ws.threads[static_cast<std::size_t>(omp_get_thread_num())];
+#pragma omp for schedule(dynamic, 1)
+    for (std::int64_t i = 0; i < num_items; ++i) process(args, ws.items[i], scratch, ws.partials.data());
+#pragma omp for schedule(dynamic, 1)
+    for (std::int64_t g = 0; g < num_groups; ++g)
+      merge(args, ws.items.data() + ws.merge_groups[g], ws.partials.data());
+  }
+}
+
+const char* dispatched_target() {
+  init_dispatch();
+  return hwy::TargetName(HWY_DYNAMIC_DISPATCH(TargetBit)());
+}
+
+}  // namespace attnreg::cpu_attn
+#endif  // HWY_ONCE
