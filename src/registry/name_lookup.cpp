@@ -18,9 +18,13 @@ bool equal_ignoring_case(std::string_view a, std::string_view b) noexcept {
          std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) { return upper(x) == upper(y); });
 }
 
-// Case-insensitive Levenshtein distance (two rows; names are short).
+// Case-insensitive Levenshtein distance with two rows. b is a member name
+// (short), so the rows live on the stack: the error path stays allocation-free
+// until the message is built.
 std::size_t edit_distance(std::string_view a, std::string_view b) {
-  std::vector<std::size_t> prev(b.size() + 1), cur(b.size() + 1);
+  constexpr std::size_t kMaxName = 63;
+  if (b.size() > kMaxName) return a.size() + b.size();  // no member name is this long
+  std::array<std::size_t, kMaxName + 1> prev{}, cur{};
   for (std::size_t j = 0; j <= b.size(); ++j) prev[j] = j;
   for (std::size_t i = 1; i <= a.size(); ++i) {
     cur[0] = i;
@@ -28,7 +32,7 @@ std::size_t edit_distance(std::string_view a, std::string_view b) {
       const std::size_t substitute = prev[j - 1] + (upper(a[i - 1]) == upper(b[j - 1]) ? 0 : 1);
       cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, substitute});
     }
-    std::swap(prev, cur);
+    prev = cur;
   }
   return prev[b.size()];
 }
