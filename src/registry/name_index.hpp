@@ -3,7 +3,7 @@
 //
 // Why not a linear scan: from_name runs for every config string parsed and
 // every CLI call; comparing against up to 29 names costs ~30-60 ns, while a
-// key of (length, four characters) times one multiplier picks the only
+// key of (length, five characters) times one multiplier picks the only
 // possible candidate in ~2 ns.
 #pragma once
 
