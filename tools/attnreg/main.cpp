@@ -6,6 +6,8 @@
 #include <cstdio>
 
 #include "cmd_list.hpp"
+#include "cmd_run.hpp"
+#include "cmd_select.hpp"
 #include "cmd_show.hpp"
 
 int main(int argc, char** argv) {
@@ -13,6 +15,8 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   attnreg::cli::add_list_command(app);
   attnreg::cli::add_show_command(app);
+  attnreg::cli::add_select_command(app);
+  attnreg::cli::add_run_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -1,0 +1,134 @@
+// `attnreg run`: build a realistic mixed batch (chunked prefills plus
+// single-token decodes over a random history in a paged cache), run the
+// chosen backend on it, report time and throughput, and with --check compare
+// the output and the written cache with the float64 reference.
+#include "cmd_run.hpp"
+
+#include <fmt/format.h>
+
+#include <attnreg/reference.hpp>
+#include <attnreg/selector.hpp>
+#include <attnreg/synthetic_batch.hpp>
+#include <memory>
+
+#include "host_run.hpp"
+#include "layer_options.hpp"
+#include "workload.hpp"
+
+namespace attnreg::cli {
+namespace {
+
+struct RunOptions {
+  LayerOptions layer;
+  int batch = 2;          ///< chunked-prefill requests
+  int decode = 4;         ///< single-token decode requests
+  int context_len = 128;  ///< cached tokens per request
+  int query_len = 16;     ///< new tokens per prefill request
+  std::uint64_t seed = 0;
+  int iters = 5;
+  bool check = false;
+};
+
+BatchSpec run_spec(const RunOptions& o) {
+  BatchSpec spec = layer_batch_spec(o.layer, o.seed);
+  for (int r = 0; r < o.batch; ++r) {
+    spec.context_lens.push_back(o.context_len);
+    spec.query_lens.push_back(o.query_len);
+  }
+  for (int r = 0; r < o.decode; ++r) {
+    spec.context_lens.push_back(o.context_len);
+    spec.query_lens.push_back(1);
+  }
+  // Scattered blocks, as a long-running server's cache has.
+  spec.shuffle_blocks = true;
+  return spec;
+}
+
+// Runs one forward on fresh inputs and compares output and cache with the
+// reference; prints the figures and returns whether both passed.
+bool check(AttentionImpl& impl, SyntheticBatch& batch) {
+  batch.reset_cache();
+  batch.poison_output();
+  impl.forward(batch.query(), batch.key(), batch.value(), batch.kv_cache(), batch.metadata(), batch.output());
+  const reference::Comparison c = batch.check_output();
+  const reference::Tolerance tol = reference::tolerance(batch.spec().dtype, batch.spec().kv_cache_dtype);
+  fmt::print(
+      "check:    output vs float64 reference: max abs error {:.3g}, max rel error {:.3g}, tolerance atol "
+      "{:g} "
+      "rtol {:g}, {} of {} elements outside it, {} non-finite: {}\n",
+      c.max_abs_error, c.max_rel_error, tol.atol, tol.rtol, c.num_mismatched, c.num_elements, c.num_nonfinite,
+      c.passed ? "PASS" : "FAIL");
+  if (!c.passed) fmt::print("          first failure: {}\n", c.first_failure);
+  const auto cache_diff = batch.check_kv_cache();
+  fmt::print("check:    kv cache after forward: {}\n",
+             cache_diff ? "FAIL: " + *cache_diff : std::string("PASS"));
+  return c.passed && !cache_diff;
+}
+
+void run(const RunOptions& o) {
+  const Selection s = select_for_host_run(o.layer);
+  SyntheticBatch batch(run_spec(o));
+  const BatchSpec& spec = batch.spec();
+  const std::unique_ptr<AttentionImpl> impl = s.backend().make_impl(batch.params());
+
+  fmt::print("backend:  {} ({}) [{}] on {}\n", s.chosen.name(), s.chosen.get_path(), to_string(s.origin),
+             s.platform.name);
+  fmt::print(
+      "batch:    {} prefill request(s) of {} cached + {} new tokens, {} decode(s) of {} cached + 1 = {} "
+      "tokens\n",
+      o.batch, o.context_len, o.query_len, o.decode, o.context_len, batch.num_tokens());
+  fmt::print("layer:    heads {}/{} (query/kv), head size {}, {}, kv cache {}, block size {}{}{}{}\n",
+             spec.num_heads, spec.num_kv_heads, spec.head_size, to_string(spec.dtype), spec.kv_cache_dtype,
+             spec.block_size,
+             spec.sliding_window ? fmt::format(", sliding window {}", *spec.sliding_window) : "",
+             spec.logits_soft_cap != 0.0f ? fmt::format(", soft-cap {:g}", spec.logits_soft_cap) : "",
+             spec.use_sinks ? ", sinks" : "");
+
+  const bool passed = !o.check || check(*impl, batch);
+
+  const double seconds = median_seconds(
+      [&] {
+        impl->forward(batch.query(), batch.key(), batch.value(), batch.kv_cache(), batch.metadata(),
+                      batch.output());
+      },
+      o.iters, 0.0);
+  const auto requests = request_shapes(spec);
+  const LayerShape layer = layer_shape(spec);
+  fmt::print("time:     {:.3f} ms per forward (median of {} or more)\n", seconds * 1e3, o.iters);
+  fmt::print(
+      "speed:    {:.2f} GFLOP/s, {:.2f} GB/s (mask-exact FLOPs; K/V read once, query read, output written)\n",
+      attention_flops(requests, layer, spec.sliding_window) / seconds * 1e-9,
+      attention_bytes(requests, layer, spec.sliding_window) / seconds * 1e-9);
+  if (!passed) throw CLI::RuntimeError(1);
+}
+
+}  // namespace
+
+void add_run_command(CLI::App& app) {
+  auto* cmd =
+      app.add_subcommand("run", "Run a backend on a synthetic mixed batch; --check compares with float64");
+  auto opts = std::make_shared<RunOptions>();
+  add_layer_options(*cmd, opts->layer, /*shape_required=*/false,
+                    "cpu or cuda (default: cpu, where the batch is built)");
+  cmd->add_option("--batch", opts->batch, "Chunked-prefill requests")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  cmd->add_option("--decode", opts->decode, "Single-token decode requests mixed in")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  cmd->add_option("--context-len", opts->context_len, "Tokens already cached per request")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  cmd->add_option("--query-len", opts->query_len, "New tokens per prefill request")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  cmd->add_option("--seed", opts->seed, "Seed of the random data")->capture_default_str();
+  cmd->add_option("--iters", opts->iters, "Timed forwards (median reported)")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  cmd->add_flag("--check", opts->check,
+                "Compare with the float64 reference; exit 1 when outside the tolerance");
+  cmd->callback([opts] { run(*opts); });
+}
+
+}  // namespace attnreg::cli
