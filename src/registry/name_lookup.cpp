@@ -18,20 +18,25 @@ bool equal_ignoring_case(std::string_view a, std::string_view b) noexcept {
          std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) { return upper(x) == upper(y); });
 }
 
-// Case-insensitive Levenshtein distance with two rows. b is a member name
-// (short), so the rows live on the stack: the error path stays allocation-free
-// until the message is built.
-std::size_t edit_distance(std::string_view a, std::string_view b) {
+// Case-insensitive Levenshtein distance with two rows, or any value above
+// bound once every cell of a row exceeds it (the distance can only grow from
+// there): most members differ from a typo within a few characters, so the
+// error path stays cheap. b is a member name (short), so the rows live on the
+// stack.
+std::size_t edit_distance(std::string_view a, std::string_view b, std::size_t bound) {
   constexpr std::size_t kMaxName = 63;
   if (b.size() > kMaxName) return a.size() + b.size();  // no member name is this long
   std::array<std::size_t, kMaxName + 1> prev{}, cur{};
   for (std::size_t j = 0; j <= b.size(); ++j) prev[j] = j;
   for (std::size_t i = 1; i <= a.size(); ++i) {
     cur[0] = i;
+    std::size_t row_min = cur[0];
     for (std::size_t j = 1; j <= b.size(); ++j) {
       const std::size_t substitute = prev[j - 1] + (upper(a[i - 1]) == upper(b[j - 1]) ? 0 : 1);
       cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, substitute});
+      row_min = std::min(row_min, cur[j]);
     }
+    if (row_min > bound) return row_min;
     prev = cur;
   }
   return prev[b.size()];
@@ -50,7 +55,7 @@ std::optional<std::string_view> closest_name(std::string_view name, std::span<co
     const std::size_t gap =
         name.size() > candidate.size() ? name.size() - candidate.size() : candidate.size() - name.size();
     if (gap >= best_distance) continue;
-    const std::size_t d = edit_distance(name, candidate);
+    const std::size_t d = edit_distance(name, candidate, best_distance - 1);
     if (d < best_distance) {
       best_distance = d;
       best = candidate;
