@@ -127,12 +127,28 @@ class _AttentionBackendEnumMeta(EnumMeta):
     """Metaclass for the backend enums: ``Enum[name]`` raises ValueError."""
 
     def __getitem__(cls, name: str):
-        """The member called name; ValueError (vLLM's text) for an unknown name."""
+        """The member called name; ValueError (vLLM's text) for an unknown name.
+
+        vLLM says "Unknown attention backend" for both enums; the core's
+        suggestion (" Did you mean 'X'?") is appended when a member is close.
+        """
         try:
             return super().__getitem__(name)
         except KeyError:
+            valid_backends = ", ".join(cls.__members__.keys())
+            raise ValueError(
+                f"Unknown attention backend: '{name}'. "
+                f"Valid options are: {valid_backends}{cls._suggestion(name)}"
+            ) from None
+
+    def _suggestion(cls, name: str) -> str:
+        try:
             cls._core_table("check_name")(str(name))
-            raise  # unreachable: the core knows the same members
+        except ValueError as e:
+            text = str(e)
+            at = text.find(" Did you mean ")
+            return text[at:] if at >= 0 else ""
+        return ""
 
 
 class _BackendEnumBase(Enum, metaclass=_AttentionBackendEnumMeta):
@@ -146,13 +162,24 @@ class _BackendEnumBase(Enum, metaclass=_AttentionBackendEnumMeta):
     def _core_prefix(cls) -> str:
         raise NotImplementedError
 
+    def _core_path(self) -> str:
+        try:
+            return self._core_table("get_path")(self.name, True)
+        except ValueError:
+            # The core refuses exactly when the member has no path; the text
+            # is vLLM's, which names the member itself in the hint.
+            raise ValueError(
+                f"Backend {self.name} must be registered before use. "
+                f"Use register_backend(Backend.{self.name}, 'your.module.YourClass')"
+            ) from None
+
     def get_path(self, include_classname: bool = True) -> str:
         """Get the class path for this backend (respects overrides).
 
         Raises:
             ValueError: If Backend.CUSTOM is used without being registered
         """
-        path = from_core_path(self._core_table("get_path")(self.name, True))
+        path = from_core_path(self._core_path())
         if not include_classname:
             path = path.rsplit(".", 1)[0]
         return path
@@ -164,7 +191,7 @@ class _BackendEnumBase(Enum, metaclass=_AttentionBackendEnumMeta):
             ImportError: If the backend class cannot be imported
             ValueError: If Backend.CUSTOM is used without being registered
         """
-        core_path = self._core_table("get_path")(self.name, True)
+        core_path = self._core_path()
         return _resolve(core_path, lambda: self._core_table("get_class")(self.name))
 
     def is_overridden(self) -> bool:
