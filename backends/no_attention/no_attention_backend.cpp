@@ -10,12 +10,16 @@ bool NoAttentionBackend::supports_attention() const { return false; }
 std::vector<ScalarType> NoAttentionBackend::supported_dtypes() const {
   return {ScalarType::Float32, ScalarType::Float16, ScalarType::BFloat16, ScalarType::Float64};
 }
-std::vector<std::string> NoAttentionBackend::supported_kv_cache_dtypes() const { return {"auto", "fp8_e4m3"}; }
+std::vector<std::string> NoAttentionBackend::supported_kv_cache_dtypes() const {
+  return {"auto", "fp8_e4m3"};
+}
 std::vector<AttentionType> NoAttentionBackend::supported_attn_types() const {
   return {AttentionType::DECODER, AttentionType::ENCODER, AttentionType::ENCODER_ONLY,
           AttentionType::ENCODER_DECODER};
 }
-std::vector<DeviceType> NoAttentionBackend::supported_devices() const { return {DeviceType::CPU, DeviceType::CUDA}; }
+std::vector<DeviceType> NoAttentionBackend::supported_devices() const {
+  return {DeviceType::CPU, DeviceType::CUDA};
+}
 bool NoAttentionBackend::supports_sink() const { return true; }
 bool NoAttentionBackend::supports_mm_prefix() const { return true; }
 bool NoAttentionBackend::supports_per_head_quant_scales() const { return true; }

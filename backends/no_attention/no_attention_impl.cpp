@@ -1,22 +1,22 @@
 #include "no_attention_impl.hpp"
 
-#include <attnreg/errors.hpp>
-#include <attnreg/tensor.hpp>
-
 #include <fmt/format.h>
 
 #include <array>
+#include <attnreg/errors.hpp>
+#include <attnreg/tensor.hpp>
 #include <tuple>
 #include <utility>
 
 namespace attnreg::no_attention {
 
-void NoAttentionImpl::forward(const DLTensor& query, const DLTensor& key, const DLTensor& value, const DLTensor&,
-                              const AttentionMetadata&, const DLTensor& output) {
+void NoAttentionImpl::forward(const DLTensor& query, const DLTensor& key, const DLTensor& value,
+                              const DLTensor&, const AttentionMetadata&, const DLTensor& output) {
   constexpr std::string_view kTokenDims = "num_tokens, num_heads, head_size";
   constexpr std::string_view kKvDims = "num_tokens, num_kv_heads, head_size";
   if (!tensor::is_host_accessible(query) && !tensor::is_cuda(query))
-    throw ValueError(fmt::format("query: expected a cpu or cuda tensor, got {}", tensor::device_string(query)));
+    throw ValueError(
+        fmt::format("query: expected a cpu or cuda tensor, got {}", tensor::device_string(query)));
   const DeviceType device = tensor::is_cuda(query) ? DeviceType::CUDA : DeviceType::CPU;
   tensor::expect_ndim(query, "query", 3, kTokenDims);
   const ScalarType dtype =

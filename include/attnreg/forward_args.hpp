@@ -6,34 +6,34 @@
 // thread.
 #pragma once
 
-#include <attnreg/backend.hpp>
-#include <attnreg/dtype.hpp>
-
 #include <dlpack/dlpack.h>
 
+#include <attnreg/backend.hpp>
+#include <attnreg/dtype.hpp>
 #include <cstdint>
 
 namespace attnreg {
 
 /// The sizes and resolved settings of one validated forward call.
 struct ForwardArgs {
-  std::int64_t num_tokens = 0;          ///< T: rows of query/key/value/output/slot_mapping
-  std::int64_t num_reqs = 0;            ///< R: query_start_loc has R + 1 entries
-  std::int64_t num_heads = 0;           ///< H
-  std::int64_t num_kv_heads = 0;        ///< Hkv (H is a multiple of it)
-  std::int64_t head_size = 0;           ///< D
-  std::int64_t num_blocks = 0;          ///< kv_cache dimension 1
-  std::int64_t block_size = 0;          ///< kv_cache dimension 2
-  std::int64_t max_blocks_per_req = 0;  ///< block_table dimension 1
-  ScalarType dtype = ScalarType::Float32;        ///< of query, key, value and output
-  ScalarType cache_dtype = ScalarType::Float32;  ///< element type of the cache: dtype, or Float8_E4M3 (uint8 bytes)
-  bool fp8_cache = false;               ///< kv_cache_dtype == "fp8_e4m3"
-  float scale = 0.0f;                   ///< softmax scale: params.scale, or 1/sqrt(D) when that is 0
+  std::int64_t num_tokens = 0;             ///< T: rows of query/key/value/output/slot_mapping
+  std::int64_t num_reqs = 0;               ///< R: query_start_loc has R + 1 entries
+  std::int64_t num_heads = 0;              ///< H
+  std::int64_t num_kv_heads = 0;           ///< Hkv (H is a multiple of it)
+  std::int64_t head_size = 0;              ///< D
+  std::int64_t num_blocks = 0;             ///< kv_cache dimension 1
+  std::int64_t block_size = 0;             ///< kv_cache dimension 2
+  std::int64_t max_blocks_per_req = 0;     ///< block_table dimension 1
+  ScalarType dtype = ScalarType::Float32;  ///< of query, key, value and output
+  ScalarType cache_dtype =
+      ScalarType::Float32;  ///< element type of the cache: dtype, or Float8_E4M3 (uint8 bytes)
+  bool fp8_cache = false;   ///< kv_cache_dtype == "fp8_e4m3"
+  float scale = 0.0f;       ///< softmax scale: params.scale, or 1/sqrt(D) when that is 0
   /// Effective causality: metadata.causal and a DECODER layer. Encoder,
   /// encoder-only and cross (encoder-decoder) attention are non-causal: each
   /// query sees all seq_len keys of its request.
   bool causal = true;
-  bool index_ranges_checked = false;    ///< whether the metadata contents were checked (see below)
+  bool index_ranges_checked = false;  ///< whether the metadata contents were checked (see below)
 };
 
 /// Throws ValueError unless params describe a layer attnreg can run:

@@ -11,7 +11,6 @@
 #pragma once
 
 #include <attnreg/dtype.hpp>
-
 #include <bit>
 #include <cstdint>
 #include <cstring>
@@ -110,14 +109,40 @@ constexpr std::uint8_t float_to_fp8_e4m3(float value) noexcept {
 /// byte as float8_e4m3fn; UInt8 reads it as an integer. Unaligned p is fine.
 inline double load_as_double(const void* p, ScalarType type) noexcept {
   switch (type) {
-    case ScalarType::Float32: { float v; std::memcpy(&v, p, 4); return v; }
-    case ScalarType::Float16: { std::uint16_t v; std::memcpy(&v, p, 2); return fp16_to_float(v); }
-    case ScalarType::BFloat16: { std::uint16_t v; std::memcpy(&v, p, 2); return bf16_to_float(v); }
-    case ScalarType::Float8_E4M3: return fp8_e4m3_to_float(*static_cast<const std::uint8_t*>(p));
-    case ScalarType::Float64: { double v; std::memcpy(&v, p, 8); return v; }
-    case ScalarType::UInt8: return *static_cast<const std::uint8_t*>(p);
-    case ScalarType::Int32: { std::int32_t v; std::memcpy(&v, p, 4); return v; }
-    case ScalarType::Int64: { std::int64_t v; std::memcpy(&v, p, 8); return static_cast<double>(v); }
+    case ScalarType::Float32: {
+      float v;
+      std::memcpy(&v, p, 4);
+      return v;
+    }
+    case ScalarType::Float16: {
+      std::uint16_t v;
+      std::memcpy(&v, p, 2);
+      return fp16_to_float(v);
+    }
+    case ScalarType::BFloat16: {
+      std::uint16_t v;
+      std::memcpy(&v, p, 2);
+      return bf16_to_float(v);
+    }
+    case ScalarType::Float8_E4M3:
+      return fp8_e4m3_to_float(*static_cast<const std::uint8_t*>(p));
+    case ScalarType::Float64: {
+      double v;
+      std::memcpy(&v, p, 8);
+      return v;
+    }
+    case ScalarType::UInt8:
+      return *static_cast<const std::uint8_t*>(p);
+    case ScalarType::Int32: {
+      std::int32_t v;
+      std::memcpy(&v, p, 4);
+      return v;
+    }
+    case ScalarType::Int64: {
+      std::int64_t v;
+      std::memcpy(&v, p, 8);
+      return static_cast<double>(v);
+    }
   }
   return 0.0;
 }
@@ -127,12 +152,31 @@ inline double load_as_double(const void* p, ScalarType type) noexcept {
 /// Integer types are not written (the function is for attention data only).
 inline void store_from_float(void* p, ScalarType type, float value) noexcept {
   switch (type) {
-    case ScalarType::Float32: std::memcpy(p, &value, 4); return;
-    case ScalarType::Float16: { const std::uint16_t v = float_to_fp16(value); std::memcpy(p, &v, 2); return; }
-    case ScalarType::BFloat16: { const std::uint16_t v = float_to_bf16(value); std::memcpy(p, &v, 2); return; }
-    case ScalarType::Float8_E4M3: *static_cast<std::uint8_t*>(p) = float_to_fp8_e4m3(value); return;
-    case ScalarType::Float64: { const double v = value; std::memcpy(p, &v, 8); return; }
-    case ScalarType::UInt8: case ScalarType::Int32: case ScalarType::Int64: return;
+    case ScalarType::Float32:
+      std::memcpy(p, &value, 4);
+      return;
+    case ScalarType::Float16: {
+      const std::uint16_t v = float_to_fp16(value);
+      std::memcpy(p, &v, 2);
+      return;
+    }
+    case ScalarType::BFloat16: {
+      const std::uint16_t v = float_to_bf16(value);
+      std::memcpy(p, &v, 2);
+      return;
+    }
+    case ScalarType::Float8_E4M3:
+      *static_cast<std::uint8_t*>(p) = float_to_fp8_e4m3(value);
+      return;
+    case ScalarType::Float64: {
+      const double v = value;
+      std::memcpy(p, &v, 8);
+      return;
+    }
+    case ScalarType::UInt8:
+    case ScalarType::Int32:
+    case ScalarType::Int64:
+      return;
   }
 }
 

@@ -24,11 +24,10 @@
 // caches may run concurrently.
 #pragma once
 
-#include <attnreg/backend.hpp>
-#include <attnreg/dtype.hpp>
-
 #include <dlpack/dlpack.h>
 
+#include <attnreg/backend.hpp>
+#include <attnreg/dtype.hpp>
 #include <cstdint>
 #include <span>
 #include <string>
@@ -77,12 +76,12 @@ Tolerance tolerance(ScalarType dtype, std::string_view kv_cache_dtype = "auto");
 /// Result of compare().
 struct Comparison {
   std::int64_t num_elements = 0;
-  std::int64_t num_nonfinite = 0;     ///< NaN/Inf outputs (unwritten NaN-poisoned ones included)
-  std::int64_t num_mismatched = 0;    ///< finite outputs outside the tolerance
-  double max_abs_error = 0.0;         ///< over finite outputs
-  double max_rel_error = 0.0;         ///< |a - e| / max(|e|, 1e-6), over finite outputs
-  bool passed = false;                ///< no non-finite and no mismatched element
-  std::string first_failure;          ///< e.g. "output[3, 1, 7] = nan, expected 0.25" (empty when passed)
+  std::int64_t num_nonfinite = 0;   ///< NaN/Inf outputs (unwritten NaN-poisoned ones included)
+  std::int64_t num_mismatched = 0;  ///< finite outputs outside the tolerance
+  double max_abs_error = 0.0;       ///< over finite outputs
+  double max_rel_error = 0.0;       ///< |a - e| / max(|e|, 1e-6), over finite outputs
+  bool passed = false;              ///< no non-finite and no mismatched element
+  std::string first_failure;        ///< e.g. "output[3, 1, 7] = nan, expected 0.25" (empty when passed)
 };
 
 /// Compares a backend's output [T, H, D] (host-accessible, any float dtype,

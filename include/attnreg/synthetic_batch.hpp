@@ -14,13 +14,12 @@
 // concurrently with each other, not with a forward writing its cache/output.
 #pragma once
 
-#include <attnreg/backend.hpp>
-#include <attnreg/dtype.hpp>
-#include <attnreg/reference.hpp>
-
 #include <dlpack/dlpack.h>
 
 #include <array>
+#include <attnreg/backend.hpp>
+#include <attnreg/dtype.hpp>
+#include <attnreg/reference.hpp>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -39,7 +38,7 @@ struct BatchSpec {
   int block_size = 16;
   ScalarType dtype = ScalarType::Float32;  ///< query/key/value/output: Float32, Float16 or BFloat16
   std::string kv_cache_dtype = "auto";     ///< "auto" or "fp8_e4m3"
-  int num_padding_tokens = 0;  ///< extra tokens in a trailing request with slots -1
+  int num_padding_tokens = 0;              ///< extra tokens in a trailing request with slots -1
   /// Give requests random, non-contiguous blocks: the cache gets twice the
   /// blocks needed (plus one) and each request's blocks are drawn at random
   /// from them, leaving holes. Otherwise blocks are handed out in order.
@@ -56,9 +55,9 @@ struct BatchSpec {
   AttentionType attn_type = AttentionType::DECODER;
   std::optional<int> sliding_window;
   float logits_soft_cap = 0.0f;
-  float scale = 0.0f;    ///< 0 = 1/sqrt(head_size)
-  bool use_sinks = false;   ///< random sinks in [-1, 1] per head
-  bool use_alibi = false;   ///< ALiBi slopes 2^(-8 (h + 1) / H)
+  float scale = 0.0f;      ///< 0 = 1/sqrt(head_size)
+  bool use_sinks = false;  ///< random sinks in [-1, 1] per head
+  bool use_alibi = false;  ///< ALiBi slopes 2^(-8 (h + 1) / H)
   float k_scale = 1.0f, v_scale = 1.0f;
   /// Keep a copy of the cache as built, for expected_kv_cache() and
   /// reference_output(); benchmarks of huge batches may turn it off.
@@ -122,7 +121,18 @@ class SyntheticBatch {
   std::optional<std::string> check_kv_cache() const;
 
  private:
-  enum Slot { kQuery, kKey, kValue, kCache, kOutput, kQueryStartLoc, kSeqLens, kBlockTable, kSlotMapping, kNum };
+  enum Slot {
+    kQuery,
+    kKey,
+    kValue,
+    kCache,
+    kOutput,
+    kQueryStartLoc,
+    kSeqLens,
+    kBlockTable,
+    kSlotMapping,
+    kNum
+  };
   void require_initial_cache(const char* what) const;
 
   BatchSpec spec_;

@@ -12,12 +12,11 @@
 // thread.
 #pragma once
 
-#include <attnreg/backend.hpp>
-#include <attnreg/dtype.hpp>
-
 #include <dlpack/dlpack.h>
 
 #include <array>
+#include <attnreg/backend.hpp>
+#include <attnreg/dtype.hpp>
 #include <cstddef>
 #include <cstdint>
 #include <initializer_list>

@@ -1,10 +1,9 @@
-#include <attnreg/errors.hpp>
-#include <attnreg/forward_args.hpp>
-#include <attnreg/tensor.hpp>
-
 #include <fmt/format.h>
 
 #include <array>
+#include <attnreg/errors.hpp>
+#include <attnreg/forward_args.hpp>
+#include <attnreg/tensor.hpp>
 #include <cmath>
 #include <utility>
 
@@ -16,7 +15,8 @@ constexpr std::string_view kKvDims = "num_tokens, num_kv_heads, head_size";
 constexpr std::string_view kCacheDims = "2, num_blocks, block_size, num_kv_heads, head_size";
 
 // Device, rank and strides: what must hold before shape or contents are read.
-void check_layout(const DLTensor& t, std::string_view name, DeviceType device, int ndim, std::string_view dims) {
+void check_layout(const DLTensor& t, std::string_view name, DeviceType device, int ndim,
+                  std::string_view dims) {
   tensor::expect_device(t, name, device);
   tensor::expect_ndim(t, name, ndim, dims);
   tensor::expect_usable_strides(t, name, dims);
@@ -61,30 +61,34 @@ void check_metadata_contents(const ForwardArgs& a, const AttentionMetadata& m) {
   for (std::int64_t r = 0; r < a.num_reqs; ++r) {
     const std::int64_t begin = read_int(qsl, r), end = read_int(qsl, r + 1);
     if (end < begin)
-      throw ValueError(fmt::format(
-          "metadata.query_start_loc: decreases from {} at entry {} to {} at entry {}; expected non-decreasing offsets",
-          begin, r, end, r + 1));
+      throw ValueError(
+          fmt::format("metadata.query_start_loc: decreases from {} at entry {} to {} at entry {}; expected "
+                      "non-decreasing offsets",
+                      begin, r, end, r + 1));
     if (end > a.num_tokens)
-      throw ValueError(fmt::format("metadata.query_start_loc: entry {} is {}; expected at most num_tokens = {}", r + 1,
-                                   end, a.num_tokens));
+      throw ValueError(
+          fmt::format("metadata.query_start_loc: entry {} is {}; expected at most num_tokens = {}", r + 1,
+                      end, a.num_tokens));
     const std::int64_t q = end - begin, seq = read_int(seq_lens, r);
     if (seq < q)
-      throw ValueError(fmt::format(
-          "metadata.seq_lens: entry {} is {} but request {} has {} query tokens; expected seq_lens[r] >= its query length",
-          r, seq, r, q));
+      throw ValueError(
+          fmt::format("metadata.seq_lens: entry {} is {} but request {} has {} query tokens; expected "
+                      "seq_lens[r] >= its query length",
+                      r, seq, r, q));
     if (seq > capacity)
       throw ValueError(fmt::format(
-          "metadata.seq_lens: entry {} is {}; expected at most {} (max_blocks_per_req {} * block_size {})", r, seq,
-          capacity, a.max_blocks_per_req, a.block_size));
+          "metadata.seq_lens: entry {} is {}; expected at most {} (max_blocks_per_req {} * block_size {})", r,
+          seq, capacity, a.max_blocks_per_req, a.block_size));
     max_q = std::max(max_q, q);
     max_seq = std::max(max_seq, seq);
     const std::int64_t used_blocks = (seq + a.block_size - 1) / a.block_size;
     for (std::int64_t b = 0; b < used_blocks; ++b) {
       const std::int64_t block = read_int2(table, r, b);
       if (block < 0 || block >= a.num_blocks)
-        throw ValueError(fmt::format(
-            "metadata.block_table: entry [{}, {}] is {}; expected a block index in [0, {}) (request {} uses {} blocks)",
-            r, b, block, a.num_blocks, r, used_blocks));
+        throw ValueError(
+            fmt::format("metadata.block_table: entry [{}, {}] is {}; expected a block index in [0, {}) "
+                        "(request {} uses {} blocks)",
+                        r, b, block, a.num_blocks, r, used_blocks));
     }
     // Token begin + j sits at position seq - q + j of its request.
     for (std::int64_t j = 0; j < q; ++j) {
@@ -109,29 +113,31 @@ void check_metadata_contents(const ForwardArgs& a, const AttentionMetadata& m) {
     throw ValueError(fmt::format("metadata.query_start_loc: last entry ({}) is {}; expected num_tokens = {}",
                                  a.num_reqs, last, a.num_tokens));
   if (m.max_query_len < max_q)
-    throw ValueError(fmt::format("metadata.max_query_len: got {}; expected at least {}, the longest query", m.max_query_len,
-                                 max_q));
+    throw ValueError(fmt::format("metadata.max_query_len: got {}; expected at least {}, the longest query",
+                                 m.max_query_len, max_q));
   if (m.max_seq_len < max_seq)
-    throw ValueError(fmt::format("metadata.max_seq_len: got {}; expected at least {}, the longest seq_lens entry",
-                                 m.max_seq_len, max_seq));
+    throw ValueError(
+        fmt::format("metadata.max_seq_len: got {}; expected at least {}, the longest seq_lens entry",
+                    m.max_seq_len, max_seq));
 }
 
 }  // namespace
 
 void validate_layer_params(const AttentionLayerParams& p) {
   if (p.num_heads <= 0)
-    throw ValueError(fmt::format("params.num_heads: got {}; expected a positive number of query heads", p.num_heads));
+    throw ValueError(
+        fmt::format("params.num_heads: got {}; expected a positive number of query heads", p.num_heads));
   if (p.num_kv_heads <= 0 || p.num_heads % p.num_kv_heads != 0)
     throw ValueError(fmt::format("params.num_kv_heads: got {}; expected a positive divisor of num_heads = {}",
                                  p.num_kv_heads, p.num_heads));
   if (p.head_size <= 0)
     throw ValueError(fmt::format("params.head_size: got {}; expected a positive head size", p.head_size));
   if (!std::isfinite(p.scale) || p.scale < 0.0f)
-    throw ValueError(fmt::format("params.scale: got {}; expected a finite scale > 0, or 0 for 1/sqrt(head_size)",
-                                 p.scale));
+    throw ValueError(fmt::format(
+        "params.scale: got {}; expected a finite scale > 0, or 0 for 1/sqrt(head_size)", p.scale));
   if (p.sliding_window && *p.sliding_window <= 0)
-    throw ValueError(fmt::format("params.sliding_window: got {}; expected a positive window, or none",
-                                 *p.sliding_window));
+    throw ValueError(
+        fmt::format("params.sliding_window: got {}; expected a positive window, or none", *p.sliding_window));
   if (!std::isfinite(p.logits_soft_cap) || p.logits_soft_cap < 0.0f)
     throw ValueError(fmt::format("params.logits_soft_cap: got {}; expected a finite cap > 0, or 0 for off",
                                  p.logits_soft_cap));
@@ -143,10 +149,10 @@ void validate_layer_params(const AttentionLayerParams& p) {
       throw ValueError(fmt::format("params.{}: got {}; expected a finite positive scale", name, value));
 }
 
-ForwardArgs validate_forward_args(const AttentionLayerParams& params, const DLTensor& query, const DLTensor& key,
-                                  const DLTensor& value, const DLTensor& kv_cache,
-                                  const AttentionMetadata& metadata, const DLTensor& output, DeviceType device,
-                                  bool check_index_ranges) {
+ForwardArgs validate_forward_args(const AttentionLayerParams& params, const DLTensor& query,
+                                  const DLTensor& key, const DLTensor& value, const DLTensor& kv_cache,
+                                  const AttentionMetadata& metadata, const DLTensor& output,
+                                  DeviceType device, bool check_index_ranges) {
   validate_layer_params(params);
   ForwardArgs a;
   a.num_heads = params.num_heads;
@@ -157,7 +163,8 @@ ForwardArgs validate_forward_args(const AttentionLayerParams& params, const DLTe
   a.causal = metadata.causal && params.attn_type == AttentionType::DECODER;
 
   check_layout(query, "query", device, 3, kTokenDims);
-  a.dtype = tensor::expect_dtype(query, "query", {ScalarType::BFloat16, ScalarType::Float16, ScalarType::Float32});
+  a.dtype =
+      tensor::expect_dtype(query, "query", {ScalarType::BFloat16, ScalarType::Float16, ScalarType::Float32});
   a.num_tokens = query.shape[0];
   const std::array<std::int64_t, 3> token_shape{a.num_tokens, a.num_heads, a.head_size};
   const std::array<std::int64_t, 3> kv_shape{a.num_tokens, a.num_kv_heads, a.head_size};
@@ -183,23 +190,27 @@ ForwardArgs validate_forward_args(const AttentionLayerParams& params, const DLTe
   const std::array<std::int64_t, 5> cache_shape{2, a.num_blocks, a.block_size, a.num_kv_heads, a.head_size};
   tensor::expect_shape(kv_cache, "kv_cache", cache_shape, kCacheDims);
   if (a.num_blocks < 1 || a.block_size < 1)
-    throw ValueError(fmt::format("kv_cache: shape {} has no slots; expected num_blocks >= 1 and block_size >= 1",
-                                 tensor::shape_string(kv_cache)));
+    throw ValueError(
+        fmt::format("kv_cache: shape {} has no slots; expected num_blocks >= 1 and block_size >= 1",
+                    tensor::shape_string(kv_cache)));
 
   check_layout(output, "output", device, 3, kTokenDims);
   tensor::expect_dtype(output, "output", {a.dtype});
   tensor::expect_shape(output, "output", token_shape, kTokenDims);
 
-  const DLTensor& qsl = require(metadata.query_start_loc, "metadata.query_start_loc", "an int32 tensor [num_reqs + 1]");
+  const DLTensor& qsl =
+      require(metadata.query_start_loc, "metadata.query_start_loc", "an int32 tensor [num_reqs + 1]");
   const DLTensor& seq_lens = require(metadata.seq_lens, "metadata.seq_lens", "an int32 tensor [num_reqs]");
   const DLTensor& table =
       require(metadata.block_table, "metadata.block_table", "an int32 tensor [num_reqs, max_blocks_per_req]");
-  const DLTensor& slots = require(metadata.slot_mapping, "metadata.slot_mapping", "an int64 tensor [num_tokens]");
+  const DLTensor& slots =
+      require(metadata.slot_mapping, "metadata.slot_mapping", "an int64 tensor [num_tokens]");
 
   check_layout(qsl, "metadata.query_start_loc", device, 1, "num_reqs + 1");
   tensor::expect_dtype(qsl, "metadata.query_start_loc", {ScalarType::Int32});
   if (qsl.shape[0] < 1)
-    throw ValueError("metadata.query_start_loc: expected shape [num_reqs + 1] with at least one entry, got [0]");
+    throw ValueError(
+        "metadata.query_start_loc: expected shape [num_reqs + 1] with at least one entry, got [0]");
   a.num_reqs = qsl.shape[0] - 1;
 
   check_layout(seq_lens, "metadata.seq_lens", device, 1, "num_reqs");
@@ -224,23 +235,24 @@ ForwardArgs validate_forward_args(const AttentionLayerParams& params, const DLTe
     throw ValueError(fmt::format("metadata.max_seq_len: got {}; expected >= 0", metadata.max_seq_len));
 
   const std::array<std::pair<const DLTensor*, std::string_view>, 9> all{{{&query, "query"},
-                                                                          {&key, "key"},
-                                                                          {&value, "value"},
-                                                                          {&kv_cache, "kv_cache"},
-                                                                          {&qsl, "metadata.query_start_loc"},
-                                                                          {&seq_lens, "metadata.seq_lens"},
-                                                                          {&table, "metadata.block_table"},
-                                                                          {&slots, "metadata.slot_mapping"},
-                                                                          {&output, "output"}}};
+                                                                         {&key, "key"},
+                                                                         {&value, "value"},
+                                                                         {&kv_cache, "kv_cache"},
+                                                                         {&qsl, "metadata.query_start_loc"},
+                                                                         {&seq_lens, "metadata.seq_lens"},
+                                                                         {&table, "metadata.block_table"},
+                                                                         {&slots, "metadata.slot_mapping"},
+                                                                         {&output, "output"}}};
   if (device == DeviceType::CUDA)
     for (const auto& [t, name] : all) check_same_gpu(*t, name, query);
   const auto out_extent = tensor::byte_extent(output);
   for (const auto& [t, name] : all) {
     if (t == &output) continue;
     if (out_extent.overlaps(tensor::byte_extent(*t)))
-      throw ValueError(fmt::format("output: overlaps {} in memory; expected a separate buffer (in-place attention "
-                                   "is not supported)",
-                                   name));
+      throw ValueError(
+          fmt::format("output: overlaps {} in memory; expected a separate buffer (in-place attention "
+                      "is not supported)",
+                      name));
   }
 
   const bool host_metadata = tensor::is_host_accessible(qsl) && tensor::is_host_accessible(seq_lens) &&

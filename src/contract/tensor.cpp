@@ -1,10 +1,9 @@
-#include <attnreg/errors.hpp>
-#include <attnreg/tensor.hpp>
-
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
 #include <algorithm>
+#include <attnreg/errors.hpp>
+#include <attnreg/tensor.hpp>
 #include <vector>
 
 namespace attnreg::tensor {
@@ -45,11 +44,16 @@ std::string shape_string(const DLTensor& t) {
 
 std::string device_string(const DLTensor& t) {
   switch (t.device.device_type) {
-    case kDLCPU: return "cpu";
-    case kDLCUDA: return fmt::format("cuda:{}", t.device.device_id);
-    case kDLCUDAHost: return fmt::format("cuda_host:{}", t.device.device_id);
-    case kDLCUDAManaged: return fmt::format("cuda_managed:{}", t.device.device_id);
-    default: return fmt::format("device type {}:{}", static_cast<int>(t.device.device_type), t.device.device_id);
+    case kDLCPU:
+      return "cpu";
+    case kDLCUDA:
+      return fmt::format("cuda:{}", t.device.device_id);
+    case kDLCUDAHost:
+      return fmt::format("cuda_host:{}", t.device.device_id);
+    case kDLCUDAManaged:
+      return fmt::format("cuda_managed:{}", t.device.device_id);
+    default:
+      return fmt::format("device type {}:{}", static_cast<int>(t.device.device_type), t.device.device_id);
   }
 }
 
@@ -91,27 +95,30 @@ void expect_shape(const DLTensor& t, std::string_view name, std::span<const std:
 
 void expect_device(const DLTensor& t, std::string_view name, DeviceType device) {
   if (device == DeviceType::CPU ? is_host_accessible(t) : is_cuda(t)) return;
-  throw ValueError(fmt::format("{}: expected a {} tensor ({}), got {}", name, to_string(device),
-                               device == DeviceType::CPU ? "kDLCPU or kDLCUDAHost" : "kDLCUDA or kDLCUDAManaged",
-                               device_string(t)));
+  throw ValueError(fmt::format(
+      "{}: expected a {} tensor ({}), got {}", name, to_string(device),
+      device == DeviceType::CPU ? "kDLCPU or kDLCUDAHost" : "kDLCUDA or kDLCUDAManaged", device_string(t)));
 }
 
 void expect_usable_strides(const DLTensor& t, std::string_view name, std::string_view dims) {
   if (t.ndim < 0 || (t.ndim > 0 && t.shape == nullptr))
-    throw ValueError(fmt::format("{}: has ndim {} but no shape; expected a shape of ({})", name, t.ndim, dims));
+    throw ValueError(
+        fmt::format("{}: has ndim {} but no shape; expected a shape of ({})", name, t.ndim, dims));
   for (int d = 0; d < t.ndim; ++d)
     if (t.shape[d] < 0)
-      throw ValueError(fmt::format("{}: size of dimension {} is {}; expected a non-negative size (shape {})", name,
-                                   d, t.shape[d], shape_string(t)));
+      throw ValueError(fmt::format("{}: size of dimension {} is {}; expected a non-negative size (shape {})",
+                                   name, d, t.shape[d], shape_string(t)));
   for (int d = 0; d < t.ndim; ++d) {
     if (t.shape[d] <= 1) continue;  // the stride of a dimension of size 0 or 1 is never used
     const std::int64_t s = stride(t, d);
     if (s <= 0)
-      throw ValueError(fmt::format("{}: stride {} is {}; expected a positive stride (dimension {} has size {})",
-                                   name, d, s, d, t.shape[d]));
+      throw ValueError(
+          fmt::format("{}: stride {} is {}; expected a positive stride (dimension {} has size {})", name, d,
+                      s, d, t.shape[d]));
     if (d == t.ndim - 1 && s != 1)
-      throw ValueError(fmt::format("{}: stride {} is {}; expected 1 (the last dimension of ({}) must be contiguous)",
-                                   name, d, s, dims));
+      throw ValueError(
+          fmt::format("{}: stride {} is {}; expected 1 (the last dimension of ({}) must be contiguous)", name,
+                      d, s, dims));
   }
   if (t.data == nullptr && numel(t) > 0)
     throw ValueError(fmt::format("{}: data is null but the shape {} has {} elements; expected a buffer", name,
@@ -132,8 +139,9 @@ ByteExtent byte_extent(const DLTensor& t) noexcept {
 
 TensorView TensorView::of(const DLTensor& t, ScalarType dtype) {
   if (t.ndim > kMaxDims)
-    throw ValueError(fmt::format("tensor of shape {}: expected at most {} dimensions for a TensorView, got {}",
-                                 shape_string(t), kMaxDims, t.ndim));
+    throw ValueError(
+        fmt::format("tensor of shape {}: expected at most {} dimensions for a TensorView, got {}",
+                    shape_string(t), kMaxDims, t.ndim));
   TensorView v;
   v.data = element_address(t, {});
   v.dtype = dtype;

@@ -1,12 +1,11 @@
+#include <fmt/format.h>
+
+#include <algorithm>
 #include <attnreg/errors.hpp>
 #include <attnreg/forward_args.hpp>
 #include <attnreg/numeric.hpp>
 #include <attnreg/reference.hpp>
 #include <attnreg/tensor.hpp>
-
-#include <fmt/format.h>
-
-#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <vector>
@@ -28,15 +27,15 @@ bool visible(std::int64_t k, std::int64_t p, bool causal, const std::optional<in
 
 }  // namespace
 
-void forward(const AttentionLayerParams& params, const DLTensor& query, const DLTensor& key, const DLTensor& value,
-             const DLTensor& kv_cache, const AttentionMetadata& metadata, const DLTensor& output,
-             std::span<double> out) {
+void forward(const AttentionLayerParams& params, const DLTensor& query, const DLTensor& key,
+             const DLTensor& value, const DLTensor& kv_cache, const AttentionMetadata& metadata,
+             const DLTensor& output, std::span<double> out) {
   const ForwardArgs a =
       validate_forward_args(params, query, key, value, kv_cache, metadata, output, DeviceType::CPU, true);
   const std::int64_t H = a.num_heads, D = a.head_size, group = a.num_heads / a.num_kv_heads;
   if (static_cast<std::int64_t>(out.size()) != a.num_tokens * H * D)
-    throw ValueError(fmt::format("out: has {} elements; expected num_tokens * num_heads * head_size = {}", out.size(),
-                                 a.num_tokens * H * D));
+    throw ValueError(fmt::format("out: has {} elements; expected num_tokens * num_heads * head_size = {}",
+                                 out.size(), a.num_tokens * H * D));
   write_kv_cache(params, key, value, kv_cache, *metadata.slot_mapping);
 
   const auto q_view = tensor::TensorView::of(query, a.dtype);
@@ -63,7 +62,8 @@ void forward(const AttentionLayerParams& params, const DLTensor& query, const DL
       for (std::int64_t h = 0; h < H; ++h) {
         const std::int64_t kvh = h / group;
         logits.assign(seq, -std::numeric_limits<double>::infinity());
-        double max_logit = params.sinks ? static_cast<double>(params.sinks[h]) : -std::numeric_limits<double>::infinity();
+        double max_logit =
+            params.sinks ? static_cast<double>(params.sinks[h]) : -std::numeric_limits<double>::infinity();
         for (std::int64_t k = 0; k < seq; ++k) {
           if (!visible(k, p, a.causal, params.sliding_window)) continue;
           double dot = 0.0;
@@ -72,7 +72,8 @@ void forward(const AttentionLayerParams& params, const DLTensor& query, const DL
                    numeric::load_as_double(cache_at(0, k, kvh, d), a.cache_dtype) * k_scale;
           double s = scale * dot;
           if (cap > 0.0) s = cap * std::tanh(s / cap);
-          if (params.alibi_slopes) s += static_cast<double>(params.alibi_slopes[h]) * static_cast<double>(k - p);
+          if (params.alibi_slopes)
+            s += static_cast<double>(params.alibi_slopes[h]) * static_cast<double>(k - p);
           logits[k] = s;
           max_logit = std::max(max_logit, s);
         }

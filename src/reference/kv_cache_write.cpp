@@ -1,12 +1,11 @@
+#include <fmt/format.h>
+
+#include <array>
 #include <attnreg/errors.hpp>
 #include <attnreg/forward_args.hpp>
 #include <attnreg/numeric.hpp>
 #include <attnreg/reference.hpp>
 #include <attnreg/tensor.hpp>
-
-#include <fmt/format.h>
-
-#include <array>
 #include <cstring>
 #include <tuple>
 #include <utility>
@@ -37,7 +36,8 @@ void write_kv_cache(const AttentionLayerParams& params, const DLTensor& key, con
   tensor::expect_shape(key, "key", kv_shape, kKvDims);
   tensor::expect_shape(value, "value", kv_shape, kKvDims);
   const std::int64_t num_blocks = kv_cache.shape[1], block_size = kv_cache.shape[2];
-  const std::array<std::int64_t, 5> cache_shape{2, num_blocks, block_size, params.num_kv_heads, params.head_size};
+  const std::array<std::int64_t, 5> cache_shape{2, num_blocks, block_size, params.num_kv_heads,
+                                                params.head_size};
   tensor::expect_shape(kv_cache, "kv_cache", cache_shape, kCacheDims);
   const std::array<std::int64_t, 1> slots_shape{num_tokens};
   tensor::expect_shape(slot_mapping, "slot_mapping", slots_shape, "num_tokens");
@@ -46,15 +46,17 @@ void write_kv_cache(const AttentionLayerParams& params, const DLTensor& key, con
   for (std::int64_t t = 0; t < num_tokens; ++t) {
     const std::int64_t slot = *slots.ptr<const std::int64_t>(t);
     if (slot >= num_blocks * block_size)
-      throw ValueError(fmt::format(
-          "slot_mapping: entry {} is {}; expected a negative (padding) slot or one in [0, {}) (num_blocks {} * "
-          "block_size {})",
-          t, slot, num_blocks * block_size, num_blocks, block_size));
+      throw ValueError(
+          fmt::format("slot_mapping: entry {} is {}; expected a negative (padding) slot or one in [0, {}) "
+                      "(num_blocks {} * "
+                      "block_size {})",
+                      t, slot, num_blocks * block_size, num_blocks, block_size));
   }
 
   const auto cache = tensor::TensorView::of(kv_cache, fp8 ? ScalarType::Float8_E4M3 : dtype);
   const std::array<std::pair<tensor::TensorView, float>, 2> sources{
-      {{tensor::TensorView::of(key, dtype), params.k_scale}, {tensor::TensorView::of(value, dtype), params.v_scale}}};
+      {{tensor::TensorView::of(key, dtype), params.k_scale},
+       {tensor::TensorView::of(value, dtype), params.v_scale}}};
   const int bytes = element_size(dtype);
   for (std::int64_t t = 0; t < num_tokens; ++t) {
     const std::int64_t slot = *slots.ptr<const std::int64_t>(t);

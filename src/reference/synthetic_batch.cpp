@@ -1,12 +1,11 @@
+#include <fmt/format.h>
+
+#include <algorithm>
 #include <attnreg/errors.hpp>
 #include <attnreg/forward_args.hpp>
 #include <attnreg/numeric.hpp>
 #include <attnreg/synthetic_batch.hpp>
 #include <attnreg/tensor.hpp>
-
-#include <fmt/format.h>
-
-#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -39,7 +38,8 @@ class Rng {
 // Fills count elements of storage type `type` with uniform [-1, 1) / divisor.
 void fill_random(std::byte* data, std::int64_t count, ScalarType type, float divisor, Rng& rng) {
   const int bytes = element_size(type);
-  for (std::int64_t i = 0; i < count; ++i) numeric::store_from_float(data + i * bytes, type, rng.symmetric() / divisor);
+  for (std::int64_t i = 0; i < count; ++i)
+    numeric::store_from_float(data + i * bytes, type, rng.symmetric() / divisor);
 }
 
 void fill_nan(std::vector<std::byte>& data, ScalarType type) {
@@ -50,26 +50,32 @@ void fill_nan(std::vector<std::byte>& data, ScalarType type) {
 
 void validate_spec(const BatchSpec& s) {
   if (s.context_lens.empty())
-    throw ValueError("BatchSpec.context_lens: is empty; expected one entry per request (at least one request)");
+    throw ValueError(
+        "BatchSpec.context_lens: is empty; expected one entry per request (at least one request)");
   if (s.context_lens.size() != s.query_lens.size())
-    throw ValueError(fmt::format("BatchSpec.query_lens: has {} entries; expected one per request, {} (as context_lens)",
-                                 s.query_lens.size(), s.context_lens.size()));
+    throw ValueError(
+        fmt::format("BatchSpec.query_lens: has {} entries; expected one per request, {} (as context_lens)",
+                    s.query_lens.size(), s.context_lens.size()));
   for (std::size_t r = 0; r < s.context_lens.size(); ++r) {
     if (s.context_lens[r] < 0 || s.query_lens[r] < 0 || s.context_lens[r] + s.query_lens[r] == 0)
-      throw ValueError(fmt::format(
-          "BatchSpec: request {} has context_len {} and query_len {}; expected non-negative lengths with at least "
-          "one token in total",
-          r, s.context_lens[r], s.query_lens[r]));
+      throw ValueError(
+          fmt::format("BatchSpec: request {} has context_len {} and query_len {}; expected non-negative "
+                      "lengths with at least "
+                      "one token in total",
+                      r, s.context_lens[r], s.query_lens[r]));
   }
   if (s.block_size <= 0)
-    throw ValueError(fmt::format("BatchSpec.block_size: got {}; expected a positive block size", s.block_size));
-  if (s.num_padding_tokens < 0)
-    throw ValueError(fmt::format("BatchSpec.num_padding_tokens: got {}; expected >= 0", s.num_padding_tokens));
-  if (s.extra_block_table_columns < 0)
     throw ValueError(
-        fmt::format("BatchSpec.extra_block_table_columns: got {}; expected >= 0", s.extra_block_table_columns));
+        fmt::format("BatchSpec.block_size: got {}; expected a positive block size", s.block_size));
+  if (s.num_padding_tokens < 0)
+    throw ValueError(
+        fmt::format("BatchSpec.num_padding_tokens: got {}; expected >= 0", s.num_padding_tokens));
+  if (s.extra_block_table_columns < 0)
+    throw ValueError(fmt::format("BatchSpec.extra_block_table_columns: got {}; expected >= 0",
+                                 s.extra_block_table_columns));
   if (s.dtype != ScalarType::Float32 && s.dtype != ScalarType::Float16 && s.dtype != ScalarType::BFloat16)
-    throw ValueError(fmt::format("BatchSpec.dtype: got {}; expected bfloat16, float16 or float32", to_string(s.dtype)));
+    throw ValueError(
+        fmt::format("BatchSpec.dtype: got {}; expected bfloat16, float16 or float32", to_string(s.dtype)));
 }
 
 }  // namespace
@@ -89,7 +95,8 @@ SyntheticBatch::SyntheticBatch(BatchSpec spec) : spec_(std::move(spec)) {
   validate_layer_params(params_);  // heads, head size, window, cap, cache dtype, scales
 
   Rng rng(spec_.seed);
-  const std::int64_t H = spec_.num_heads, Hkv = spec_.num_kv_heads, D = spec_.head_size, bs = spec_.block_size;
+  const std::int64_t H = spec_.num_heads, Hkv = spec_.num_kv_heads, D = spec_.head_size,
+                     bs = spec_.block_size;
   if (spec_.use_sinks) {
     sinks_.resize(H);
     for (auto& s : sinks_) s = rng.symmetric();
@@ -131,7 +138,8 @@ SyntheticBatch::SyntheticBatch(BatchSpec spec) : spec_(std::move(spec)) {
   query_start_loc_.assign(1, 0);
   std::int64_t next_block = 0;
   for (std::int64_t r = 0; r < num_reqs_; ++r) {
-    for (std::int64_t b = 0; b < blocks_needed[r]; ++b) block_table_[r * max_blocks_per_req_ + b] = pool[next_block++];
+    for (std::int64_t b = 0; b < blocks_needed[r]; ++b)
+      block_table_[r * max_blocks_per_req_ + b] = pool[next_block++];
     seq_lens_.push_back(static_cast<std::int32_t>(ctx[r] + qry[r]));
     query_start_loc_.push_back(static_cast<std::int32_t>(query_start_loc_.back() + qry[r]));
     const bool padding = spec_.num_padding_tokens > 0 && r == num_reqs_ - 1;
@@ -212,14 +220,16 @@ void SyntheticBatch::poison_output() { fill_nan(output_, spec_.dtype); }
 
 void SyntheticBatch::require_initial_cache(const char* what) const {
   if (initial_cache_.empty())
-    throw ValueError(fmt::format("SyntheticBatch::{}: the batch was built with keep_initial_cache = false; expected "
-                                 "a batch that keeps its initial cache",
-                                 what));
+    throw ValueError(
+        fmt::format("SyntheticBatch::{}: the batch was built with keep_initial_cache = false; expected "
+                    "a batch that keeps its initial cache",
+                    what));
 }
 
 void SyntheticBatch::reset_cache() {
   require_initial_cache("reset_cache");
-  std::copy(initial_cache_.begin(), initial_cache_.end(), cache_.begin());  // keeps the buffer (and views) in place
+  std::copy(initial_cache_.begin(), initial_cache_.end(),
+            cache_.begin());  // keeps the buffer (and views) in place
 }
 
 std::vector<double> SyntheticBatch::reference_output() const {
@@ -233,7 +243,8 @@ std::vector<double> SyntheticBatch::reference_output() const {
 }
 
 reference::Comparison SyntheticBatch::check_output() const {
-  return reference::compare(output(), reference_output(), reference::tolerance(spec_.dtype, spec_.kv_cache_dtype));
+  return reference::compare(output(), reference_output(),
+                            reference::tolerance(spec_.dtype, spec_.kv_cache_dtype));
 }
 
 std::vector<std::byte> SyntheticBatch::expected_kv_cache() const {
@@ -254,14 +265,15 @@ std::optional<std::string> SyntheticBatch::check_kv_cache() const {
       for (std::int64_t s = 0; s < spec_.block_size; ++s)
         for (std::int64_t h = 0; h < spec_.num_kv_heads; ++h)
           for (std::int64_t d = 0; d < spec_.head_size; ++d) {
-            const std::int64_t offset = (kv * cache_strides_[0] + b * cache_strides_[1] + s * cache_strides_[2] +
-                                         h * cache_strides_[3] + d) * csize;
+            const std::int64_t offset = (kv * cache_strides_[0] + b * cache_strides_[1] +
+                                         s * cache_strides_[2] + h * cache_strides_[3] + d) *
+                                        csize;
             if (std::memcmp(cache_.data() + offset, expected.data() + offset, csize) == 0) continue;
             std::uint64_t got = 0, want = 0;
             std::memcpy(&got, cache_.data() + offset, csize);
             std::memcpy(&want, expected.data() + offset, csize);
-            return fmt::format("kv_cache[{}, {}, {}, {}, {}] = {:#0{}x}, expected {:#0{}x}", kv, b, s, h, d, got,
-                               2 + 2 * csize, want, 2 + 2 * csize);
+            return fmt::format("kv_cache[{}, {}, {}, {}, {}] = {:#0{}x}, expected {:#0{}x}", kv, b, s, h, d,
+                               got, 2 + 2 * csize, want, 2 + 2 * csize);
           }
   return std::nullopt;
 }

@@ -2,12 +2,11 @@
 // behind AttentionBackend::validate_configuration (src/contract/checks.cpp):
 // each check passes what the backend supports and refuses the rest with
 // vLLM's reason text.
+#include <gtest/gtest.h>
+
 #include <attnreg/backend.hpp>
 #include <attnreg/checks.hpp>
 #include <attnreg/errors.hpp>
-
-#include <gtest/gtest.h>
-
 #include <string>
 #include <vector>
 
@@ -42,7 +41,9 @@ class FakeBackend final : public AttentionBackend {
   bool supports_logits_soft_cap() const override { return soft_cap; }
   bool supports_alibi() const override { return alibi; }
   bool supports_attention() const override { return attention; }
-  std::optional<std::string> supports_combination(const AttentionConfig&) const override { return combination; }
+  std::optional<std::string> supports_combination(const AttentionConfig&) const override {
+    return combination;
+  }
 
   std::vector<ScalarType> dtypes{ScalarType::Float16, ScalarType::BFloat16};
   std::vector<std::string> kv_cache_dtypes{"auto"};
@@ -139,11 +140,13 @@ TEST(Checks, GoodConfigPassesEveryCheck) {
 }
 
 TEST(Checks, HasAttention) {
-  EXPECT_EQ(run(checks::check_has_attention, [](auto& b) { b.attention = false; }, no_change),
+  EXPECT_EQ(run(
+                checks::check_has_attention, [](auto& b) { b.attention = false; }, no_change),
             "attention layers not supported: this backend serves attention-free models only");
   EXPECT_EQ(run(checks::check_has_attention, no_setup, [](auto& c) { c.has_attention = false; }),
             "attention-free model: needs a backend without attention (NO_ATTENTION)");
-  EXPECT_EQ(run(checks::check_has_attention, [](auto& b) { b.attention = false; },
+  EXPECT_EQ(run(
+                checks::check_has_attention, [](auto& b) { b.attention = false; },
                 [](auto& c) { c.has_attention = false; }),
             std::nullopt);
 }
@@ -155,8 +158,10 @@ TEST(Checks, DeviceHeadSizeDtypeCacheDtype) {
             "head_size not supported: 72 (supported: 64, 128)");
   EXPECT_EQ(run(checks::check_head_size, no_setup, [](auto& c) { c.head_size = 0; }),
             "head_size not supported: 0 (must be positive)");
-  EXPECT_EQ(run(checks::check_head_size, [](auto& b) { b.head_sizes.clear(); }, [](auto& c) { c.head_size = 72; }),
-            std::nullopt);
+  EXPECT_EQ(
+      run(
+          checks::check_head_size, [](auto& b) { b.head_sizes.clear(); }, [](auto& c) { c.head_size = 72; }),
+      std::nullopt);
   EXPECT_EQ(run(checks::check_dtype, no_setup, [](auto& c) { c.dtype = ScalarType::Float32; }),
             "dtype not supported: float32 (supported: float16, bfloat16)");
   EXPECT_EQ(run(checks::check_kv_cache_dtype, no_setup, [](auto& c) { c.kv_cache_dtype = "fp8_e4m3"; }),
@@ -167,63 +172,79 @@ TEST(Checks, BlockSize) {
   EXPECT_EQ(run(checks::check_block_size, no_setup, [](auto& c) { c.block_size = 48; }),
             "block_size not supported: 48 (supported: 16, multiples of 32)");
   EXPECT_EQ(run(checks::check_block_size, no_setup, [](auto& c) { c.block_size = 64; }), std::nullopt);
-  EXPECT_EQ(run(checks::check_block_size, no_setup, [](auto& c) { c.block_size = std::nullopt; }), std::nullopt);
-  EXPECT_EQ(run(checks::check_block_size, [](auto& b) { b.block_sizes.clear(); }, [](auto& c) { c.block_size = 7; }),
+  EXPECT_EQ(run(checks::check_block_size, no_setup, [](auto& c) { c.block_size = std::nullopt; }),
+            std::nullopt);
+  EXPECT_EQ(run(
+                checks::check_block_size, [](auto& b) { b.block_sizes.clear(); },
+                [](auto& c) { c.block_size = 7; }),
             std::nullopt);
 }
 
 TEST(Checks, ModelKinds) {
   EXPECT_EQ(run(checks::check_mla, no_setup, [](auto& c) { c.use_mla = true; }),
             "MLA not supported (this backend serves standard attention)");
-  EXPECT_EQ(run(checks::check_mla, [](auto& b) { b.mla = true; }, no_change),
+  EXPECT_EQ(run(
+                checks::check_mla, [](auto& b) { b.mla = true; }, no_change),
             "non-MLA not supported (this backend serves MLA models only)");
   EXPECT_EQ(run(checks::check_sparse, no_setup, [](auto& c) { c.use_sparse = true; }),
             "sparse not supported (this backend is dense)");
-  EXPECT_EQ(run(checks::check_sparse, [](auto& b) { b.sparse = true; }, no_change),
+  EXPECT_EQ(run(
+                checks::check_sparse, [](auto& b) { b.sparse = true; }, no_change),
             "non-sparse not supported (this backend serves sparse attention only)");
   EXPECT_EQ(run(checks::check_attn_type, no_setup, [](auto& c) { c.attn_type = AttentionType::ENCODER; }),
             "attention type encoder not supported (supported: decoder)");
-  EXPECT_EQ(run(checks::check_compute_capability, no_setup, [](auto& c) { c.device_capability = {{8, 0}}; }),
+  EXPECT_EQ(run(checks::check_compute_capability, no_setup,
+                [](auto& c) {
+                  c.device_capability = {{8, 0}};
+                }),
             "compute capability not supported: 8.0");
-  EXPECT_EQ(run(checks::check_compute_capability, no_setup, [](auto& c) { c.device_capability = std::nullopt; }),
-            std::nullopt);
+  EXPECT_EQ(
+      run(checks::check_compute_capability, no_setup, [](auto& c) { c.device_capability = std::nullopt; }),
+      std::nullopt);
 }
 
 TEST(Checks, FeatureFlags) {
   EXPECT_EQ(run(checks::check_sink, no_setup, [](auto& c) { c.has_sink = true; }),
             "sink setting not supported (supported: no attention sinks)");
-  EXPECT_EQ(run(checks::check_sink, [](auto& b) { b.sink = true; }, [](auto& c) { c.has_sink = true; }),
+  EXPECT_EQ(run(
+                checks::check_sink, [](auto& b) { b.sink = true; }, [](auto& c) { c.has_sink = true; }),
             std::nullopt);
   EXPECT_EQ(run(checks::check_mm_prefix, no_setup, [](auto& c) { c.use_mm_prefix = true; }),
             "partial multimodal token full attention not supported");
-  EXPECT_EQ(run(checks::check_per_head_quant_scales, no_setup, [](auto& c) { c.use_per_head_quant_scales = true; }),
-            "per-head quant scales not supported (supported: one per-tensor k_scale and v_scale)");
+  EXPECT_EQ(
+      run(checks::check_per_head_quant_scales, no_setup, [](auto& c) { c.use_per_head_quant_scales = true; }),
+      "per-head quant scales not supported (supported: one per-tensor k_scale and v_scale)");
   EXPECT_EQ(run(checks::check_non_causal, no_setup, [](auto& c) { c.use_non_causal = true; }),
             "non-causal attention not supported (supported: causal only)");
   EXPECT_EQ(run(checks::check_batch_invariant, no_setup, [](auto& c) { c.use_batch_invariant = true; }),
             "batch invariance not supported");
   EXPECT_EQ(run(checks::check_alibi, no_setup, [](auto& c) { c.has_alibi = true; }), "ALiBi not supported");
-  EXPECT_EQ(run(checks::check_alibi, [](auto& b) { b.alibi = true; }, [](auto& c) { c.has_alibi = true; }),
+  EXPECT_EQ(run(
+                checks::check_alibi, [](auto& b) { b.alibi = true; }, [](auto& c) { c.has_alibi = true; }),
             std::nullopt);
 }
 
 TEST(Checks, SlidingWindowAndSoftCap) {
   EXPECT_EQ(run(checks::check_sliding_window, no_setup, [](auto& c) { c.sliding_window = 0; }),
             "sliding_window not supported: 0 (must be positive)");
-  EXPECT_EQ(run(checks::check_sliding_window, no_setup, [](auto& c) { c.sliding_window = 128; }), std::nullopt);
-  EXPECT_EQ(run(checks::check_sliding_window, [](auto& b) { b.sliding_window = false; },
+  EXPECT_EQ(run(checks::check_sliding_window, no_setup, [](auto& c) { c.sliding_window = 128; }),
+            std::nullopt);
+  EXPECT_EQ(run(
+                checks::check_sliding_window, [](auto& b) { b.sliding_window = false; },
                 [](auto& c) { c.sliding_window = 128; }),
             "sliding window not supported (supported: full attention)");
   EXPECT_EQ(run(checks::check_logits_soft_cap, no_setup, [](auto& c) { c.logits_soft_cap = -1.0f; }),
             "logits_soft_cap not supported: -1 (must be positive, or 0 for off)");
-  EXPECT_EQ(run(checks::check_logits_soft_cap, [](auto& b) { b.soft_cap = false; },
+  EXPECT_EQ(run(
+                checks::check_logits_soft_cap, [](auto& b) { b.soft_cap = false; },
                 [](auto& c) { c.logits_soft_cap = 30.0f; }),
             "logits soft-cap not supported (supported: 0, off)");
 }
 
 TEST(Checks, HeadCounts) {
   EXPECT_EQ(run(checks::check_head_counts, no_setup, [](auto& c) { c.num_kv_heads = 3; }),
-            "num_heads not supported: 8 query heads over 3 KV heads (num_heads must be a multiple of num_kv_heads)");
+            "num_heads not supported: 8 query heads over 3 KV heads (num_heads must be a multiple of "
+            "num_kv_heads)");
   EXPECT_EQ(run(checks::check_head_counts, no_setup, [](auto& c) { c.num_kv_heads = -2; }),
             "num_heads not supported: 8/-2 (must be positive)");
   EXPECT_EQ(run(checks::check_head_counts, no_setup, [](auto& c) { c.num_kv_heads = 0; }), std::nullopt);

@@ -1,12 +1,11 @@
 // validate_forward_args: a valid mixed batch passes with the right sizes, and
 // every invalid input is refused with a ValueError whose message names the
 // tensor, what it got and what it needs.
+#include <gtest/gtest.h>
+
 #include <attnreg/errors.hpp>
 #include <attnreg/forward_args.hpp>
 #include <attnreg/synthetic_batch.hpp>
-
-#include <gtest/gtest.h>
-
 #include <cmath>
 #include <string>
 
@@ -42,7 +41,8 @@ class ForwardArgsTest : public ::testing::Test {
     meta.seq_lens = seq_lens_null ? nullptr : &*seq_lens;
     meta.block_table = table_null ? nullptr : &*table;
     meta.slot_mapping = slots_null ? nullptr : &*slots;
-    return validate_forward_args(params, *query, *key, *value, *cache, meta, *output, device, check_index_ranges);
+    return validate_forward_args(params, *query, *key, *value, *cache, meta, *output, device,
+                                 check_index_ranges);
   }
   std::string error(DeviceType device = DeviceType::CPU) {
     try {
@@ -60,8 +60,8 @@ class ForwardArgsTest : public ::testing::Test {
   SyntheticBatch batch;
   AttentionLayerParams params = batch.params();
   MutableTensor query{batch.query()}, key{batch.key()}, value{batch.value()}, cache{batch.kv_cache()},
-      output{batch.output()}, qsl{batch.query_start_loc()}, seq_lens{batch.seq_lens()}, table{batch.block_table()},
-      slots{batch.slot_mapping()};
+      output{batch.output()}, qsl{batch.query_start_loc()}, seq_lens{batch.seq_lens()},
+      table{batch.block_table()}, slots{batch.slot_mapping()};
   AttentionMetadata meta = batch.metadata();
   bool qsl_null = false, seq_lens_null = false, table_null = false, slots_null = false;
 };
@@ -123,7 +123,8 @@ TEST_F(ForwardArgsTest, LayerParams) {
     EXPECT_EQ(error(), message);
     params = saved;
   };
-  expect([](auto& p) { p.num_heads = 0; }, "params.num_heads: got 0; expected a positive number of query heads");
+  expect([](auto& p) { p.num_heads = 0; },
+         "params.num_heads: got 0; expected a positive number of query heads");
   expect([](auto& p) { p.num_kv_heads = 3; },
          "params.num_kv_heads: got 3; expected a positive divisor of num_heads = 4");
   expect([](auto& p) { p.num_kv_heads = 0; },
@@ -133,7 +134,8 @@ TEST_F(ForwardArgsTest, LayerParams) {
          "params.scale: got -1; expected a finite scale > 0, or 0 for 1/sqrt(head_size)");
   expect([](auto& p) { p.scale = INFINITY; },
          "params.scale: got inf; expected a finite scale > 0, or 0 for 1/sqrt(head_size)");
-  expect([](auto& p) { p.sliding_window = 0; }, "params.sliding_window: got 0; expected a positive window, or none");
+  expect([](auto& p) { p.sliding_window = 0; },
+         "params.sliding_window: got 0; expected a positive window, or none");
   expect([](auto& p) { p.logits_soft_cap = -2.5f; },
          "params.logits_soft_cap: got -2.5; expected a finite cap > 0, or 0 for off");
   expect([](auto& p) { p.kv_cache_dtype = "fp8"; },
@@ -147,14 +149,16 @@ TEST_F(ForwardArgsTest, Query) {
   EXPECT_EQ(error(), "query: expected a cpu tensor (kDLCPU or kDLCUDAHost), got cuda:0");
   query->device = {kDLCPU, 0};
   query.set_shape({10, 32});
-  EXPECT_EQ(error(), "query: expected 3 dimensions (num_tokens, num_heads, head_size), got 2 (shape [10, 32])");
+  EXPECT_EQ(error(),
+            "query: expected 3 dimensions (num_tokens, num_heads, head_size), got 2 (shape [10, 32])");
   query.set_shape({10, 3, 8});
   EXPECT_EQ(error(), "query: expected shape [10, 4, 8] (num_tokens, num_heads, head_size), got [10, 3, 8]");
   query.set_shape({10, 4, 8});
   query.set_strides({64, 16, 2});
-  EXPECT_EQ(error(),
-            "query: stride 2 is 2; expected 1 (the last dimension of (num_tokens, num_heads, head_size) must be "
-            "contiguous)");
+  EXPECT_EQ(
+      error(),
+      "query: stride 2 is 2; expected 1 (the last dimension of (num_tokens, num_heads, head_size) must be "
+      "contiguous)");
   query->strides = nullptr;
   query->dtype = {kDLInt, 32, 1};
   EXPECT_EQ(error(), "query: expected dtype bfloat16, float16 or float32, got int32");
@@ -176,21 +180,27 @@ TEST_F(ForwardArgsTest, KeyAndValue) {
 
 TEST_F(ForwardArgsTest, KvCache) {
   cache->dtype = {kDLFloat, 16, 1};
-  EXPECT_EQ(error(), "kv_cache: expected dtype float32 (kv_cache_dtype auto stores the query's dtype), got float16");
+  EXPECT_EQ(error(),
+            "kv_cache: expected dtype float32 (kv_cache_dtype auto stores the query's dtype), got float16");
   cache->dtype = {kDLFloat, 32, 1};
   params.kv_cache_dtype = "fp8_e4m3";
-  EXPECT_EQ(error(), "kv_cache: expected dtype uint8 (kv_cache_dtype fp8_e4m3 stores float8_e4m3fn bytes), got float32");
+  EXPECT_EQ(
+      error(),
+      "kv_cache: expected dtype uint8 (kv_cache_dtype fp8_e4m3 stores float8_e4m3fn bytes), got float32");
   params.kv_cache_dtype = "auto";
   cache.set_shape({3, 9, 4, 2, 8});
   EXPECT_EQ(error(),
-            "kv_cache: expected shape [2, 9, 4, 2, 8] (2, num_blocks, block_size, num_kv_heads, head_size), got [3, 9, "
+            "kv_cache: expected shape [2, 9, 4, 2, 8] (2, num_blocks, block_size, num_kv_heads, head_size), "
+            "got [3, 9, "
             "4, 2, 8]");
   cache.set_shape({2, 9, 4, 2});
   EXPECT_EQ(error(),
-            "kv_cache: expected 5 dimensions (2, num_blocks, block_size, num_kv_heads, head_size), got 4 (shape [2, 9, "
+            "kv_cache: expected 5 dimensions (2, num_blocks, block_size, num_kv_heads, head_size), got 4 "
+            "(shape [2, 9, "
             "4, 2])");
   cache.set_shape({2, 0, 4, 2, 8});
-  EXPECT_EQ(error(), "kv_cache: shape [2, 0, 4, 2, 8] has no slots; expected num_blocks >= 1 and block_size >= 1");
+  EXPECT_EQ(error(),
+            "kv_cache: shape [2, 0, 4, 2, 8] has no slots; expected num_blocks >= 1 and block_size >= 1");
   cache.set_shape({2, 9, 4, 2, 8});
   cache.set_strides({576, 64, 16, 0, 1});
   EXPECT_EQ(error(), "kv_cache: stride 3 is 0; expected a positive stride (dimension 3 has size 2)");
@@ -204,10 +214,13 @@ TEST_F(ForwardArgsTest, Output) {
   EXPECT_EQ(error(), "output: expected shape [10, 4, 8] (num_tokens, num_heads, head_size), got [10, 4, 4]");
   output.set_shape({10, 4, 8});
   output->data = query->data;
-  EXPECT_EQ(error(), "output: overlaps query in memory; expected a separate buffer (in-place attention is not supported)");
+  EXPECT_EQ(
+      error(),
+      "output: overlaps query in memory; expected a separate buffer (in-place attention is not supported)");
   output->data = cache->data;
   EXPECT_EQ(error(),
-            "output: overlaps kv_cache in memory; expected a separate buffer (in-place attention is not supported)");
+            "output: overlaps kv_cache in memory; expected a separate buffer (in-place attention is not "
+            "supported)");
 }
 
 TEST_F(ForwardArgsTest, MissingMetadata) {
@@ -218,7 +231,8 @@ TEST_F(ForwardArgsTest, MissingMetadata) {
   EXPECT_EQ(error(), "metadata.seq_lens: is null; expected an int32 tensor [num_reqs]");
   seq_lens_null = false;
   table_null = true;
-  EXPECT_EQ(error(), "metadata.block_table: is null; expected an int32 tensor [num_reqs, max_blocks_per_req]");
+  EXPECT_EQ(error(),
+            "metadata.block_table: is null; expected an int32 tensor [num_reqs, max_blocks_per_req]");
   table_null = false;
   slots_null = true;
   EXPECT_EQ(error(), "metadata.slot_mapping: is null; expected an int64 tensor [num_tokens]");
@@ -229,7 +243,8 @@ TEST_F(ForwardArgsTest, MetadataTensors) {
   EXPECT_EQ(error(), "metadata.query_start_loc: expected dtype int32, got int64");
   qsl->dtype = {kDLInt, 32, 1};
   qsl.set_shape({0});
-  EXPECT_EQ(error(), "metadata.query_start_loc: expected shape [num_reqs + 1] with at least one entry, got [0]");
+  EXPECT_EQ(error(),
+            "metadata.query_start_loc: expected shape [num_reqs + 1] with at least one entry, got [0]");
   qsl.set_shape({5});
   seq_lens.set_shape({3});
   EXPECT_EQ(error(), "metadata.seq_lens: expected shape [4] (num_reqs), got [3]");
@@ -238,7 +253,8 @@ TEST_F(ForwardArgsTest, MetadataTensors) {
   EXPECT_EQ(error(), "metadata.seq_lens: expected a cpu tensor (kDLCPU or kDLCUDAHost), got cuda:0");
   seq_lens->device = {kDLCPU, 0};
   table.set_shape({3, 5});
-  EXPECT_EQ(error(), "metadata.block_table: expected shape [4, 5] (num_reqs, max_blocks_per_req), got [3, 5]");
+  EXPECT_EQ(error(),
+            "metadata.block_table: expected shape [4, 5] (num_reqs, max_blocks_per_req), got [3, 5]");
   table.set_shape({4, 5});
   table->dtype = {kDLUInt, 8, 1};
   EXPECT_EQ(error(), "metadata.block_table: expected dtype int32, got uint8");
@@ -264,7 +280,8 @@ TEST_F(ForwardArgsTest, CudaTensorsOnOneGpuWithoutIndexChecks) {
   EXPECT_EQ(error(DeviceType::CUDA), "key: expected device cuda:0 (the query's device), got cuda:1");
   key->device = {kDLCUDA, 0};
   table->device = {kDLCUDA, 1};
-  EXPECT_EQ(error(DeviceType::CUDA), "metadata.block_table: expected device cuda:0 (the query's device), got cuda:1");
+  EXPECT_EQ(error(DeviceType::CUDA),
+            "metadata.block_table: expected device cuda:0 (the query's device), got cuda:1");
   table->device = {kDLCPU, 0};
   EXPECT_EQ(error(DeviceType::CUDA),
             "metadata.block_table: expected a cuda tensor (kDLCUDA or kDLCUDAManaged), got cpu");
@@ -278,7 +295,8 @@ TEST_F(ForwardArgsTest, QueryStartLoc) {
   q[0] = 0;
   q[2] = 2;
   EXPECT_EQ(error(),
-            "metadata.query_start_loc: decreases from 3 at entry 1 to 2 at entry 2; expected non-decreasing offsets");
+            "metadata.query_start_loc: decreases from 3 at entry 1 to 2 at entry 2; expected non-decreasing "
+            "offsets");
   q[2] = 7;
   q[3] = 11;
   EXPECT_EQ(error(), "metadata.query_start_loc: entry 3 is 11; expected at most num_tokens = 10");
@@ -291,12 +309,14 @@ TEST_F(ForwardArgsTest, SeqLens) {
   auto& s = batch.seq_lens_values();
   ASSERT_EQ(s, (std::vector<std::int32_t>{8, 4, 18, 2}));
   s[1] = 3;
-  EXPECT_EQ(error(),
-            "metadata.seq_lens: entry 1 is 3 but request 1 has 4 query tokens; expected seq_lens[r] >= its query "
-            "length");
+  EXPECT_EQ(
+      error(),
+      "metadata.seq_lens: entry 1 is 3 but request 1 has 4 query tokens; expected seq_lens[r] >= its query "
+      "length");
   s[1] = 4;
   s[2] = 21;
-  EXPECT_EQ(error(), "metadata.seq_lens: entry 2 is 21; expected at most 20 (max_blocks_per_req 5 * block_size 4)");
+  EXPECT_EQ(error(),
+            "metadata.seq_lens: entry 2 is 21; expected at most 20 (max_blocks_per_req 5 * block_size 4)");
   s[2] = 18;
   meta.max_query_len = 3;
   EXPECT_EQ(error(), "metadata.max_query_len: got 3; expected at least 4, the longest query");
@@ -308,11 +328,13 @@ TEST_F(ForwardArgsTest, SeqLens) {
 TEST_F(ForwardArgsTest, BlockTable) {
   auto& t = batch.block_table_values();
   t[2 * 5 + 3] = 9;
-  EXPECT_EQ(error(),
-            "metadata.block_table: entry [2, 3] is 9; expected a block index in [0, 9) (request 2 uses 5 blocks)");
+  EXPECT_EQ(
+      error(),
+      "metadata.block_table: entry [2, 3] is 9; expected a block index in [0, 9) (request 2 uses 5 blocks)");
   t[2 * 5 + 3] = -1;
-  EXPECT_EQ(error(),
-            "metadata.block_table: entry [2, 3] is -1; expected a block index in [0, 9) (request 2 uses 5 blocks)");
+  EXPECT_EQ(
+      error(),
+      "metadata.block_table: entry [2, 3] is -1; expected a block index in [0, 9) (request 2 uses 5 blocks)");
 }
 
 TEST_F(ForwardArgsTest, SlotMapping) {
@@ -320,12 +342,14 @@ TEST_F(ForwardArgsTest, SlotMapping) {
   ASSERT_EQ(s, (std::vector<std::int64_t>{5, 6, 7, 8, 9, 10, 11, 29, -1, -1}));
   s[4] = 36;
   EXPECT_EQ(error(),
-            "metadata.slot_mapping: entry 4 is 36; expected a negative (padding) slot or one in [0, 36) (num_blocks "
+            "metadata.slot_mapping: entry 4 is 36; expected a negative (padding) slot or one in [0, 36) "
+            "(num_blocks "
             "9 * block_size 4)");
   s[4] = 9;
   s[0] = 4;
   EXPECT_EQ(error(),
-            "metadata.slot_mapping: entry 0 (request 0, position 5) is 4; expected 5, the slot block_table[0][1] = 1 "
+            "metadata.slot_mapping: entry 0 (request 0, position 5) is 4; expected 5, the slot "
+            "block_table[0][1] = 1 "
             "gives that position with block_size 4");
 }
 
@@ -346,7 +370,8 @@ TEST_F(Fp8ForwardArgsTest, Fp8CacheIsUint8) {
   EXPECT_EQ(a.cache_dtype, ScalarType::Float8_E4M3);
   EXPECT_TRUE(a.fp8_cache);
   params.kv_cache_dtype = "auto";
-  EXPECT_EQ(error(), "kv_cache: expected dtype bfloat16 (kv_cache_dtype auto stores the query's dtype), got uint8");
+  EXPECT_EQ(error(),
+            "kv_cache: expected dtype bfloat16 (kv_cache_dtype auto stores the query's dtype), got uint8");
 }
 
 }  // namespace

@@ -2,11 +2,10 @@
 // deliberately plain reference codec: decoding by the textbook formula with
 // ldexp, encoding by searching the sorted table of every finite code for the
 // nearest value (ties to the even code).
-#include <attnreg/numeric.hpp>
-
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <attnreg/numeric.hpp>
 #include <bit>
 #include <cmath>
 #include <cstdint>
@@ -42,7 +41,8 @@ double ref_decode(const Format& f, std::uint32_t code) {
   } else if (exp == 0) {
     v = std::ldexp(static_cast<double>(mant), 1 - f.bias - f.mant_bits);
   } else {
-    v = std::ldexp(static_cast<double>(mant + (1u << f.mant_bits)), static_cast<int>(exp) - f.bias - f.mant_bits);
+    v = std::ldexp(static_cast<double>(mant + (1u << f.mant_bits)),
+                   static_cast<int>(exp) - f.bias - f.mant_bits);
   }
   return negative ? -v : v;
 }
@@ -59,7 +59,8 @@ std::vector<std::pair<double, std::uint32_t>> finite_table(const Format& f) {
 }
 
 // Round-to-nearest-even by search; NaN inputs are not passed here.
-std::uint32_t ref_encode(const Format& f, const std::vector<std::pair<double, std::uint32_t>>& table, double x) {
+std::uint32_t ref_encode(const Format& f, const std::vector<std::pair<double, std::uint32_t>>& table,
+                         double x) {
   const std::uint32_t sign = std::signbit(x) ? 1u << (f.total_bits() - 1) : 0u;
   const double a = std::abs(x);
   const auto& [max_value, max_code] = table.back();
@@ -93,15 +94,16 @@ std::vector<float> probe_inputs(const std::vector<std::pair<double, std::uint32_
     add(static_cast<float>(table[i].first));
     if (i + 1 < table.size()) {
       const auto mid = static_cast<float>((table[i].first + table[i + 1].first) / 2);
-      EXPECT_EQ(static_cast<double>(mid), (table[i].first + table[i + 1].first) / 2) << "midpoint not exact in float";
+      EXPECT_EQ(static_cast<double>(mid), (table[i].first + table[i + 1].first) / 2)
+          << "midpoint not exact in float";
       add(mid);
       add(std::nextafter(mid, 0.0f));
       add(std::nextafter(mid, std::numeric_limits<float>::infinity()));
     }
   }
   for (float v : {std::numeric_limits<float>::infinity(), std::numeric_limits<float>::max(),
-                  std::numeric_limits<float>::denorm_min(), std::numeric_limits<float>::min(), 65504.0f, 65519.0f,
-                  65520.0f, 448.0f, 463.0f, 464.0f, 1e30f, 1e-30f})
+                  std::numeric_limits<float>::denorm_min(), std::numeric_limits<float>::min(), 65504.0f,
+                  65519.0f, 65520.0f, 448.0f, 463.0f, 464.0f, 1e30f, 1e-30f})
     add(v);
   std::mt19937 rng(12345);
   for (int i = 0; i < (1 << 18); ++i) {
@@ -130,7 +132,8 @@ void expect_encode_matches(const Format& f, Encode encode) {
   const auto table = finite_table(f);
   for (float x : probe_inputs(table)) {
     const std::uint32_t want = ref_encode(f, table, x);
-    ASSERT_EQ(encode(x), want) << "input " << x << " (bits " << std::hex << std::bit_cast<std::uint32_t>(x) << ")";
+    ASSERT_EQ(encode(x), want) << "input " << x << " (bits " << std::hex << std::bit_cast<std::uint32_t>(x)
+                               << ")";
   }
 }
 
@@ -141,7 +144,8 @@ TEST(Numeric, Fp16DecodesEveryCode) {
   expect_decode_matches(kFp16, [](std::uint32_t c) { return fp16_to_float(static_cast<std::uint16_t>(c)); });
 }
 TEST(Numeric, Fp8DecodesEveryCode) {
-  expect_decode_matches(kFp8, [](std::uint32_t c) { return fp8_e4m3_to_float(static_cast<std::uint8_t>(c)); });
+  expect_decode_matches(kFp8,
+                        [](std::uint32_t c) { return fp8_e4m3_to_float(static_cast<std::uint8_t>(c)); });
 }
 
 TEST(Numeric, Bf16EncodesNearestEven) {
@@ -176,8 +180,10 @@ TEST(Numeric, Fp8SaturatesInfinityAndOverflow) {
 
 TEST(Numeric, LoadAndStoreEveryType) {
   alignas(8) std::byte buf[8]{};
-  const std::pair<ScalarType, float> cases[] = {{ScalarType::Float32, 0.1f},     {ScalarType::Float16, 0.1f},
-                                                {ScalarType::BFloat16, 0.1f},    {ScalarType::Float8_E4M3, 0.1f},
+  const std::pair<ScalarType, float> cases[] = {{ScalarType::Float32, 0.1f},
+                                                {ScalarType::Float16, 0.1f},
+                                                {ScalarType::BFloat16, 0.1f},
+                                                {ScalarType::Float8_E4M3, 0.1f},
                                                 {ScalarType::Float64, 0.1f}};
   for (const auto& [type, value] : cases) {
     store_from_float(buf, type, value);

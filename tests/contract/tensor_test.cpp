@@ -1,9 +1,8 @@
-#include <attnreg/errors.hpp>
-#include <attnreg/tensor.hpp>
-
 #include <gtest/gtest.h>
 
 #include <array>
+#include <attnreg/errors.hpp>
+#include <attnreg/tensor.hpp>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -105,7 +104,9 @@ TEST(Tensor, ExpectDtype) {
             "query: expected dtype bfloat16, float16 or float32, got int32");
   EXPECT_EQ(message_of([&] { expect_dtype(f.t, "key", {ScalarType::Float16}); }),
             "key: expected dtype float16, got int32");
-  EXPECT_EQ(message_of([&] { expect_dtype(f.t, "key", {ScalarType::Float16, ScalarType::Float32}); }),
+  EXPECT_EQ(message_of([&] {
+              expect_dtype(f.t, "key", {ScalarType::Float16, ScalarType::Float32});
+            }),
             "key: expected dtype float16 or float32, got int32");
 }
 

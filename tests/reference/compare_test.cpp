@@ -1,11 +1,10 @@
 // reference::tolerance and reference::compare.
-#include <attnreg/errors.hpp>
-#include <attnreg/numeric.hpp>
-#include <attnreg/reference.hpp>
-
 #include <gtest/gtest.h>
 
 #include <array>
+#include <attnreg/errors.hpp>
+#include <attnreg/numeric.hpp>
+#include <attnreg/reference.hpp>
 #include <cmath>
 #include <cstdint>
 #include <vector>
@@ -29,7 +28,8 @@ struct Output {
   DLTensor t;
   explicit Output(ScalarType type, std::array<float, 4> values)
       : t{bytes.data(), {kDLCPU, 0}, 3, to_dlpack(type), shape.data(), nullptr, 0} {
-    for (int i = 0; i < 4; ++i) numeric::store_from_float(bytes.data() + i * element_size(type), type, values[i]);
+    for (int i = 0; i < 4; ++i)
+      numeric::store_from_float(bytes.data() + i * element_size(type), type, values[i]);
   }
 };
 
@@ -76,7 +76,8 @@ TEST(Compare, Errors) {
     compare(out.t, std::vector<double>(3), Tolerance{});
     FAIL() << "no ValueError";
   } catch (const ValueError& e) {
-    EXPECT_STREQ(e.what(), "expected: has 3 values; expected one per output element, 4 (output shape [1, 2, 2])");
+    EXPECT_STREQ(e.what(),
+                 "expected: has 3 values; expected one per output element, 4 (output shape [1, 2, 2])");
   }
   out.t.device = {kDLCUDA, 0};
   try {

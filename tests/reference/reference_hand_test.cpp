@@ -1,12 +1,11 @@
 // reference::forward on cases small enough to compute by hand: one request
 // with one cached token and one new token, head_size 2.
-#include <attnreg/errors.hpp>
-#include <attnreg/numeric.hpp>
-#include <attnreg/reference.hpp>
-
 #include <gtest/gtest.h>
 
 #include <array>
+#include <attnreg/errors.hpp>
+#include <attnreg/numeric.hpp>
+#include <attnreg/reference.hpp>
 #include <cmath>
 #include <cstdint>
 #include <vector>
@@ -165,8 +164,9 @@ TEST(ReferenceByHand, Fp8CacheQuantisesWithScales) {
   c.params.k_scale = 0.5f;
   c.params.v_scale = 0.25f;
   // History as fp8 codes of k0 / 0.5 = (2, 0) and v0 / 0.25 = (4, 8).
-  cache = {numeric::float_to_fp8_e4m3(2), 0, 0, 0, numeric::float_to_fp8_e4m3(4), numeric::float_to_fp8_e4m3(8), 0, 0};
-  expect_near(c.run(), mix(TinyCase::a, 0.0));  // every value is exact in fp8
+  cache = {numeric::float_to_fp8_e4m3(2), 0, 0, 0, numeric::float_to_fp8_e4m3(4),
+           numeric::float_to_fp8_e4m3(8), 0, 0};
+  expect_near(c.run(), mix(TinyCase::a, 0.0));             // every value is exact in fp8
   EXPECT_EQ(cache[3], numeric::float_to_fp8_e4m3(2.0f));   // k1 = 1 stored as 1 / 0.5
   EXPECT_EQ(cache[6], numeric::float_to_fp8_e4m3(12.0f));  // v1 = 3 stored as 3 / 0.25
   EXPECT_EQ(cache[7], numeric::float_to_fp8_e4m3(16.0f));
@@ -185,7 +185,8 @@ TEST(ReferenceByHand, InvalidInputWritesNothing) {
     FAIL() << "no ValueError";
   } catch (const ValueError& e) {
     EXPECT_STREQ(e.what(),
-                 "metadata.slot_mapping: entry 0 is 2; expected a negative (padding) slot or one in [0, 2) (num_blocks "
+                 "metadata.slot_mapping: entry 0 is 2; expected a negative (padding) slot or one in [0, 2) "
+                 "(num_blocks "
                  "1 * block_size 2)");
   }
   EXPECT_EQ(c.cache, (std::array<float, 8>{1, 0, 9, 9, 1, 2, 9, 9}));

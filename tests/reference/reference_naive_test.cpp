@@ -3,15 +3,14 @@
 // arrays (the new tokens straight from key/value, the history from the
 // cache), then every query row is a dense masked softmax with the sink as an
 // extra column. One case per feature, on shuffled, strided, padded batches.
-#include <attnreg/numeric.hpp>
-#include <attnreg/reference.hpp>
-#include <attnreg/synthetic_batch.hpp>
-#include <attnreg/tensor.hpp>
-
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <array>
+#include <attnreg/numeric.hpp>
+#include <attnreg/reference.hpp>
+#include <attnreg/synthetic_batch.hpp>
+#include <attnreg/tensor.hpp>
 #include <cmath>
 #include <functional>
 #include <limits>
@@ -29,7 +28,8 @@ double element(const DLTensor& t, ScalarType type, std::initializer_list<std::in
 std::int64_t int_at(const DLTensor& t, std::initializer_list<std::int64_t> index) {
   const std::vector<std::int64_t> idx(index);
   const std::byte* p = tensor::element_address(t, idx);
-  return t.dtype.bits == 64 ? *reinterpret_cast<const std::int64_t*>(p) : *reinterpret_cast<const std::int32_t*>(p);
+  return t.dtype.bits == 64 ? *reinterpret_cast<const std::int64_t*>(p)
+                            : *reinterpret_cast<const std::int32_t*>(p);
 }
 
 // What the cache holds for a new element x after a correct write.
@@ -144,52 +144,51 @@ TEST_P(ReferenceVsNaive, Agree) {
 
 INSTANTIATE_TEST_SUITE_P(
     EveryFeature, ReferenceVsNaive,
-    ::testing::Values(
-        Case{"gqa_causal_mixed", [](BatchSpec&) {}},
-        Case{"contiguous_unpadded",
-             [](BatchSpec& s) {
-               s.shuffle_blocks = s.strided_cache = false;
-               s.num_padding_tokens = s.extra_block_table_columns = 0;
-             }},
-        Case{"mha", [](BatchSpec& s) { s.num_kv_heads = 4; }},
-        Case{"mqa", [](BatchSpec& s) { s.num_kv_heads = 1; }},
-        Case{"non_causal", [](BatchSpec& s) { s.causal = false; }},
-        Case{"encoder_only", [](BatchSpec& s) { s.attn_type = AttentionType::ENCODER_ONLY; }},
-        Case{"sliding_window", [](BatchSpec& s) { s.sliding_window = 3; }},
-        Case{"sliding_window_non_causal",
-             [](BatchSpec& s) {
-               s.sliding_window = 3;
-               s.causal = false;
-             }},
-        Case{"soft_cap",
-             [](BatchSpec& s) {
-               s.scale = 1.0f;
-               s.logits_soft_cap = 1.5f;
-             }},
-        Case{"sinks", [](BatchSpec& s) { s.use_sinks = true; }},
-        Case{"alibi", [](BatchSpec& s) { s.use_alibi = true; }},
-        Case{"all_features",
-             [](BatchSpec& s) {
-               s.sliding_window = 5;
-               s.logits_soft_cap = 3.0f;
-               s.use_sinks = s.use_alibi = true;
-               s.scale = 0.7f;
-             }},
-        Case{"bfloat16", [](BatchSpec& s) { s.dtype = ScalarType::BFloat16; }},
-        Case{"float16", [](BatchSpec& s) { s.dtype = ScalarType::Float16; }},
-        Case{"fp8_cache_with_scales",
-             [](BatchSpec& s) {
-               s.dtype = ScalarType::BFloat16;
-               s.kv_cache_dtype = "fp8_e4m3";
-               s.k_scale = 0.05f;
-               s.v_scale = 0.02f;
-             }},
-        Case{"block_size_1_and_long_context",
-             [](BatchSpec& s) {
-               s.block_size = 1;
-               s.context_lens = {60, 0};
-               s.query_lens = {2, 9};
-             }}),
+    ::testing::Values(Case{"gqa_causal_mixed", [](BatchSpec&) {}},
+                      Case{"contiguous_unpadded",
+                           [](BatchSpec& s) {
+                             s.shuffle_blocks = s.strided_cache = false;
+                             s.num_padding_tokens = s.extra_block_table_columns = 0;
+                           }},
+                      Case{"mha", [](BatchSpec& s) { s.num_kv_heads = 4; }},
+                      Case{"mqa", [](BatchSpec& s) { s.num_kv_heads = 1; }},
+                      Case{"non_causal", [](BatchSpec& s) { s.causal = false; }},
+                      Case{"encoder_only", [](BatchSpec& s) { s.attn_type = AttentionType::ENCODER_ONLY; }},
+                      Case{"sliding_window", [](BatchSpec& s) { s.sliding_window = 3; }},
+                      Case{"sliding_window_non_causal",
+                           [](BatchSpec& s) {
+                             s.sliding_window = 3;
+                             s.causal = false;
+                           }},
+                      Case{"soft_cap",
+                           [](BatchSpec& s) {
+                             s.scale = 1.0f;
+                             s.logits_soft_cap = 1.5f;
+                           }},
+                      Case{"sinks", [](BatchSpec& s) { s.use_sinks = true; }},
+                      Case{"alibi", [](BatchSpec& s) { s.use_alibi = true; }},
+                      Case{"all_features",
+                           [](BatchSpec& s) {
+                             s.sliding_window = 5;
+                             s.logits_soft_cap = 3.0f;
+                             s.use_sinks = s.use_alibi = true;
+                             s.scale = 0.7f;
+                           }},
+                      Case{"bfloat16", [](BatchSpec& s) { s.dtype = ScalarType::BFloat16; }},
+                      Case{"float16", [](BatchSpec& s) { s.dtype = ScalarType::Float16; }},
+                      Case{"fp8_cache_with_scales",
+                           [](BatchSpec& s) {
+                             s.dtype = ScalarType::BFloat16;
+                             s.kv_cache_dtype = "fp8_e4m3";
+                             s.k_scale = 0.05f;
+                             s.v_scale = 0.02f;
+                           }},
+                      Case{"block_size_1_and_long_context",
+                           [](BatchSpec& s) {
+                             s.block_size = 1;
+                             s.context_lens = {60, 0};
+                             s.query_lens = {2, 9};
+                           }}),
     [](const ::testing::TestParamInfo<Case>& info) { return info.param.name; });
 
 }  // namespace

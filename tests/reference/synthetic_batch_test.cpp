@@ -1,14 +1,13 @@
 // SyntheticBatch: layout of the batch it builds, its randomness, its checks
 // and its spec errors.
+#include <gtest/gtest.h>
+
+#include <algorithm>
 #include <attnreg/errors.hpp>
 #include <attnreg/forward_args.hpp>
 #include <attnreg/numeric.hpp>
 #include <attnreg/synthetic_batch.hpp>
 #include <attnreg/tensor.hpp>
-
-#include <gtest/gtest.h>
-
-#include <algorithm>
 #include <cmath>
 #include <functional>
 #include <set>
@@ -66,8 +65,8 @@ TEST(SyntheticBatch, MixedBatchLayout) {
   EXPECT_EQ(b.params().num_heads, 4);
   EXPECT_EQ(b.params().sinks, nullptr);
   EXPECT_EQ(b.params().alibi_slopes, nullptr);
-  const ForwardArgs a = validate_forward_args(b.params(), b.query(), b.key(), b.value(), b.kv_cache(), b.metadata(),
-                                              b.output(), DeviceType::CPU);
+  const ForwardArgs a = validate_forward_args(b.params(), b.query(), b.key(), b.value(), b.kv_cache(),
+                                              b.metadata(), b.output(), DeviceType::CPU);
   EXPECT_TRUE(a.index_ranges_checked);
 }
 
@@ -191,17 +190,19 @@ TEST(SyntheticBatch, WithoutInitialCache) {
     b.reference_output();
     FAIL() << "no ValueError";
   } catch (const ValueError& e) {
-    EXPECT_STREQ(e.what(),
-                 "SyntheticBatch::reference_output: the batch was built with keep_initial_cache = false; expected a "
-                 "batch that keeps its initial cache");
+    EXPECT_STREQ(
+        e.what(),
+        "SyntheticBatch::reference_output: the batch was built with keep_initial_cache = false; expected a "
+        "batch that keeps its initial cache");
   }
   try {
     b.reset_cache();
     FAIL() << "no ValueError";
   } catch (const ValueError& e) {
-    EXPECT_STREQ(e.what(),
-                 "SyntheticBatch::reset_cache: the batch was built with keep_initial_cache = false; expected a batch "
-                 "that keeps its initial cache");
+    EXPECT_STREQ(
+        e.what(),
+        "SyntheticBatch::reset_cache: the batch was built with keep_initial_cache = false; expected a batch "
+        "that keeps its initial cache");
   }
 }
 
@@ -221,13 +222,17 @@ TEST(SyntheticBatch, SpecErrors) {
   EXPECT_EQ(error([](auto& s) { s.query_lens.pop_back(); }),
             "BatchSpec.query_lens: has 2 entries; expected one per request, 3 (as context_lens)");
   EXPECT_EQ(error([](auto& s) { s.context_lens[1] = -1; }),
-            "BatchSpec: request 1 has context_len -1 and query_len 4; expected non-negative lengths with at least one "
+            "BatchSpec: request 1 has context_len -1 and query_len 4; expected non-negative lengths with at "
+            "least one "
             "token in total");
   EXPECT_EQ(error([](auto& s) { s.query_lens[1] = 0; }),
-            "BatchSpec: request 1 has context_len 0 and query_len 0; expected non-negative lengths with at least one "
+            "BatchSpec: request 1 has context_len 0 and query_len 0; expected non-negative lengths with at "
+            "least one "
             "token in total");
-  EXPECT_EQ(error([](auto& s) { s.block_size = 0; }), "BatchSpec.block_size: got 0; expected a positive block size");
-  EXPECT_EQ(error([](auto& s) { s.num_padding_tokens = -1; }), "BatchSpec.num_padding_tokens: got -1; expected >= 0");
+  EXPECT_EQ(error([](auto& s) { s.block_size = 0; }),
+            "BatchSpec.block_size: got 0; expected a positive block size");
+  EXPECT_EQ(error([](auto& s) { s.num_padding_tokens = -1; }),
+            "BatchSpec.num_padding_tokens: got -1; expected >= 0");
   EXPECT_EQ(error([](auto& s) { s.extra_block_table_columns = -1; }),
             "BatchSpec.extra_block_table_columns: got -1; expected >= 0");
   EXPECT_EQ(error([](auto& s) { s.dtype = ScalarType::Int32; }),

@@ -1,10 +1,9 @@
 // reference::write_kv_cache: what lands where, and its input checks.
+#include <gtest/gtest.h>
+
 #include <attnreg/errors.hpp>
 #include <attnreg/reference.hpp>
 #include <attnreg/synthetic_batch.hpp>
-
-#include <gtest/gtest.h>
-
 #include <string>
 
 #include "../contract/mutable_tensor.hpp"
@@ -59,13 +58,15 @@ TEST(WriteKvCache, Errors) {
 
   // Shuffled blocks: 2 * 7 needed blocks (3 + 3 + 1 for the padding request) + 1 = 15 blocks of 2.
   b.slot_mapping_values()[2] = 1000;
-  EXPECT_EQ(error(),
-            "slot_mapping: entry 2 is 1000; expected a negative (padding) slot or one in [0, 30) (num_blocks 15 * "
-            "block_size 2)");
+  EXPECT_EQ(
+      error(),
+      "slot_mapping: entry 2 is 1000; expected a negative (padding) slot or one in [0, 30) (num_blocks 15 * "
+      "block_size 2)");
   b.slot_mapping_values()[2] = 30;
-  EXPECT_EQ(error(),
-            "slot_mapping: entry 2 is 30; expected a negative (padding) slot or one in [0, 30) (num_blocks 15 * "
-            "block_size 2)");
+  EXPECT_EQ(
+      error(),
+      "slot_mapping: entry 2 is 30; expected a negative (padding) slot or one in [0, 30) (num_blocks 15 * "
+      "block_size 2)");
   b.slot_mapping_values()[2] = 0;
   slots->dtype = {kDLInt, 32, 1};
   EXPECT_EQ(error(), "slot_mapping: expected dtype int64, got int32");

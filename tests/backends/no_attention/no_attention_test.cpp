@@ -1,13 +1,12 @@
 // NO_ATTENTION: capabilities, configuration checks, empty KV cache, a forward
 // that checks its tensors and writes nothing, and loading through the
 // registry as the plugin attnreg.backends.no_attention.
+#include <gtest/gtest.h>
+
 #include <attnreg/errors.hpp>
 #include <attnreg/registry.hpp>
 #include <attnreg/synthetic_batch.hpp>
 #include <attnreg/tensor.hpp>
-
-#include <gtest/gtest.h>
-
 #include <cmath>
 #include <cstdlib>
 #include <string>
@@ -45,7 +44,8 @@ TEST(NoAttention, ValidForEveryAttentionFreeConfiguration) {
         c.head_size = 80;
         c.block_size = 7;
         EXPECT_TRUE(b.validate_configuration(c).empty());
-        c.has_sink = c.use_mm_prefix = c.use_per_head_quant_scales = c.use_non_causal = c.use_batch_invariant = true;
+        c.has_sink = c.use_mm_prefix = c.use_per_head_quant_scales = c.use_non_causal =
+            c.use_batch_invariant = true;
         c.has_alibi = true;
         c.sliding_window = 4;
         c.logits_soft_cap = 30.0f;
@@ -60,7 +60,8 @@ TEST(NoAttention, RefusesModelsWithAttention) {
   AttentionConfig c;
   c.head_size = 64;
   EXPECT_EQ(b.validate_configuration(c),
-            std::vector<std::string>{"attention layers not supported: this backend serves attention-free models only"});
+            std::vector<std::string>{
+                "attention layers not supported: this backend serves attention-free models only"});
 }
 
 BatchSpec spec() {
@@ -140,12 +141,14 @@ TEST_F(NoAttentionForwardErrors, KeyValueOutput) {
   output.set_shape({5, 1, 4});
   EXPECT_EQ(error(), "output: expected shape [5, 2, 4] (num_tokens, num_heads, head_size), got [5, 1, 4]");
   output.set_shape({5, 2});
-  EXPECT_EQ(error(), "output: expected 3 dimensions (num_tokens, num_heads, head_size), got 2 (shape [5, 2])");
+  EXPECT_EQ(error(),
+            "output: expected 3 dimensions (num_tokens, num_heads, head_size), got 2 (shape [5, 2])");
 }
 
 TEST(NoAttention, LoadsAsThePluginTheRegistryNames) {
   ::setenv("ATTNREG_PLUGIN_PATH", ATTNREG_BUILD_PLUGIN_DIR, 1);
-  EXPECT_EQ(AttentionBackendEnum::NO_ATTENTION.get_path(), "attnreg.backends.no_attention.NoAttentionBackend");
+  EXPECT_EQ(AttentionBackendEnum::NO_ATTENTION.get_path(),
+            "attnreg.backends.no_attention.NoAttentionBackend");
   const AttentionBackend& cls = AttentionBackendEnum::NO_ATTENTION.get_class();
   EXPECT_EQ(cls.get_name(), "NO_ATTENTION");
   EXPECT_FALSE(cls.supports_attention());
