@@ -5,6 +5,7 @@
 #include <attnreg/errors.hpp>
 #include <cstdio>
 
+#include "cmd_bench.hpp"
 #include "cmd_list.hpp"
 #include "cmd_run.hpp"
 #include "cmd_select.hpp"
@@ -17,6 +18,7 @@ int main(int argc, char** argv) {
   attnreg::cli::add_show_command(app);
   attnreg::cli::add_select_command(app);
   attnreg::cli::add_run_command(app);
+  attnreg::cli::add_bench_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
