@@ -47,6 +47,24 @@ void BM_FromNameAllMembers(benchmark::State& state) {
 }
 BENCHMARK(BM_FromNameAllMembers);
 
+// Baseline for the design choice: the same lookups as BM_FromNameAllMembers
+// by a linear scan of the names (what from_name would cost without its
+// compile-time perfect hash).
+void BM_FromNameLinearScanBaseline(benchmark::State& state) {
+  std::vector<std::string> names;
+  for (auto m : AttentionBackendEnum::members()) names.emplace_back(m.name());
+  const auto members = AttentionBackendEnum::members();
+  std::size_t i = 0;
+  for (auto _ : state) {
+    const std::string_view wanted = names[i];
+    auto it = members.begin();
+    while (it != members.end() && it->name() != wanted) ++it;
+    benchmark::DoNotOptimize(it);
+    if (++i == names.size()) i = 0;
+  }
+}
+BENCHMARK(BM_FromNameLinearScanBaseline);
+
 // The error path: an unknown name builds the full message with did-you-mean.
 void BM_FromNameUnknown(benchmark::State& state) {
   for (auto _ : state) {
