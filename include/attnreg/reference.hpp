@@ -2,8 +2,9 @@
 // AttentionImpl::forward that every backend is tested against, with the
 // per-dtype tolerances and the comparison helper the tests use.
 //
-// The reference is written for clarity, not speed: one query at a time, one
-// key at a time, everything in double. It reads the same DLTensors a backend
+// The reference is written for clarity, not speed: everything in double, one
+// query at a time, after each request's keys and values of one KV head are
+// dequantised into contiguous arrays. It reads the same DLTensors a backend
 // reads (any supported dtype, any strides, fp8 caches) and supports every
 // feature of the contract: GQA, causal attention over a cached prefix plus the
 // new tokens, non-causal (metadata.causal = false or an encoder attention

@@ -47,47 +47,57 @@ void forward(const AttentionLayerParams& params, const DLTensor& query, const DL
   // The scale in double: ForwardArgs::scale is the float a kernel uses.
   const double scale = params.scale != 0.0f ? params.scale : 1.0 / std::sqrt(static_cast<double>(D));
 
-  std::vector<double> logits, acc(D);
+  // Per request and KV head, the keys and values are first dequantised into
+  // contiguous [seq][D] arrays; every query head of the group then reads them.
+  std::vector<double> keys, values, logits, acc(D), q_row(D);
   for (std::int64_t r = 0; r < a.num_reqs; ++r) {
     const std::int64_t begin = read_i32(*metadata.query_start_loc, r);
     const std::int64_t q_len = read_i32(*metadata.query_start_loc, r + 1) - begin;
     const std::int64_t seq = read_i32(*metadata.seq_lens, r);
-    // The address of key/value element d of position k, KV head kvh.
-    auto cache_at = [&](int kv, std::int64_t k, std::int64_t kvh, std::int64_t d) {
-      const std::int64_t block = *table.ptr<const std::int32_t>(r, k / a.block_size);
-      return cache.at(kv, block, k % a.block_size, kvh, d);
-    };
-    for (std::int64_t j = 0; j < q_len; ++j) {
-      const std::int64_t token = begin + j, p = seq - q_len + j;
-      for (std::int64_t h = 0; h < H; ++h) {
-        const std::int64_t kvh = h / group;
-        logits.assign(seq, -std::numeric_limits<double>::infinity());
-        double max_logit =
-            params.sinks ? static_cast<double>(params.sinks[h]) : -std::numeric_limits<double>::infinity();
-        for (std::int64_t k = 0; k < seq; ++k) {
-          if (!visible(k, p, a.causal, params.sliding_window)) continue;
-          double dot = 0.0;
-          for (std::int64_t d = 0; d < D; ++d)
-            dot += numeric::load_as_double(q_view.at(token, h, d), a.dtype) *
-                   numeric::load_as_double(cache_at(0, k, kvh, d), a.cache_dtype) * k_scale;
-          double s = scale * dot;
-          if (cap > 0.0) s = cap * std::tanh(s / cap);
-          if (params.alibi_slopes)
-            s += static_cast<double>(params.alibi_slopes[h]) * static_cast<double>(k - p);
-          logits[k] = s;
-          max_logit = std::max(max_logit, s);
+    if (q_len == 0) continue;
+    keys.resize(seq * D);
+    values.resize(seq * D);
+    for (std::int64_t kvh = 0; kvh < a.num_kv_heads; ++kvh) {
+      for (std::int64_t k = 0; k < seq; ++k) {
+        const std::int64_t block = *table.ptr<const std::int32_t>(r, k / a.block_size);
+        for (std::int64_t d = 0; d < D; ++d) {
+          keys[k * D + d] =
+              numeric::load_as_double(cache.at(0, block, k % a.block_size, kvh, d), a.cache_dtype) * k_scale;
+          values[k * D + d] =
+              numeric::load_as_double(cache.at(1, block, k % a.block_size, kvh, d), a.cache_dtype) * v_scale;
         }
-        double denominator = params.sinks ? std::exp(static_cast<double>(params.sinks[h]) - max_logit) : 0.0;
-        std::fill(acc.begin(), acc.end(), 0.0);
-        for (std::int64_t k = 0; k < seq; ++k) {
-          if (logits[k] == -std::numeric_limits<double>::infinity()) continue;
-          const double w = std::exp(logits[k] - max_logit);
-          denominator += w;
+      }
+      for (std::int64_t h = kvh * group; h < (kvh + 1) * group; ++h) {
+        for (std::int64_t j = 0; j < q_len; ++j) {
+          const std::int64_t token = begin + j, p = seq - q_len + j;
           for (std::int64_t d = 0; d < D; ++d)
-            acc[d] += w * numeric::load_as_double(cache_at(1, k, kvh, d), a.cache_dtype) * v_scale;
+            q_row[d] = numeric::load_as_double(q_view.at(token, h, d), a.dtype);
+          logits.assign(seq, -std::numeric_limits<double>::infinity());
+          double max_logit =
+              params.sinks ? static_cast<double>(params.sinks[h]) : -std::numeric_limits<double>::infinity();
+          for (std::int64_t k = 0; k < seq; ++k) {
+            if (!visible(k, p, a.causal, params.sliding_window)) continue;
+            double dot = 0.0;
+            for (std::int64_t d = 0; d < D; ++d) dot += q_row[d] * keys[k * D + d];
+            double s = scale * dot;
+            if (cap > 0.0) s = cap * std::tanh(s / cap);
+            if (params.alibi_slopes)
+              s += static_cast<double>(params.alibi_slopes[h]) * static_cast<double>(k - p);
+            logits[k] = s;
+            max_logit = std::max(max_logit, s);
+          }
+          double denominator =
+              params.sinks ? std::exp(static_cast<double>(params.sinks[h]) - max_logit) : 0.0;
+          std::fill(acc.begin(), acc.end(), 0.0);
+          for (std::int64_t k = 0; k < seq; ++k) {
+            if (logits[k] == -std::numeric_limits<double>::infinity()) continue;
+            const double w = std::exp(logits[k] - max_logit);
+            denominator += w;
+            for (std::int64_t d = 0; d < D; ++d) acc[d] += w * values[k * D + d];
+          }
+          double* row = out.data() + (token * H + h) * D;
+          for (std::int64_t d = 0; d < D; ++d) row[d] = acc[d] / denominator;
         }
-        double* row = out.data() + (token * H + h) * D;
-        for (std::int64_t d = 0; d < D; ++d) row[d] = acc[d] / denominator;
       }
     }
   }
