@@ -9,8 +9,9 @@
 // Reads (get_path, get_class, is_overridden, value, name, from_name) take no
 // lock: an override is published as one atomic pointer to an immutable,
 // never-freed path, so a reader sees either the old or the new path, never a
-// torn one, and never waits for a writer. Writers (register_backend,
-// clear_override) serialise among themselves.
+// torn one, and never waits for a writer. Each write (register_backend,
+// clear_override) is one atomic store of such a pointer, so concurrent writes
+// to a member are ordered by that atomic: the last one wins.
 #pragma once
 
 #include <attnreg/backend.hpp>
