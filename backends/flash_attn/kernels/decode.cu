@@ -1,11 +1,16 @@
 // Split-KV decode kernel: one CTA serves one query token of a request, up to
 // kHeadsPerCta query heads that share one KV head (GQA packing: each K/V row
 // is read once for all of them), and one split of the request's visible key
-// range. Threads form groups of kThreadsPerKey lanes, each lane holding eight
-// elements of a K/V row (16-byte loads, 8-byte for fp8); groups walk the keys
-// with an online softmax, then combine through shared memory. With one split
-// the CTA writes the output; with several it writes (acc, max, sum) partials
-// that merge_splits() combines with a log-sum-exp merge.
+// range, in tiles of kTile keys:
+//   1. scores: each thread owns one key of the tile and reads its whole K row
+//      (all loads issued before the first use, so a CTA keeps kTile full rows
+//      in flight), dotting it with the query heads held in shared memory;
+//   2. softmax: one warp per head updates the running max and sum;
+//   3. values: threads own (8-element chunk, key group) pairs and accumulate
+//      p * V with 16-byte loads (8-byte for fp8), again all issued up front.
+// Partial accumulators of the key groups are combined at the end. With one
+// split the CTA writes the output; with several it writes (acc, max, sum)
+// partials that merge_kernel combines with a log-sum-exp merge.
 #include <cuda_runtime.h>
 
 #include "common.cuh"
@@ -16,19 +21,38 @@ namespace {
 
 constexpr int kThreads = 128;
 constexpr int kWarps = kThreads / 32;
-constexpr int kUnroll = 2;  // keys in flight per group per step
+constexpr int kTile = kThreads;  // keys per tile: one per thread in the score phase
 
-__host__ __device__ constexpr int threads_per_key(int d) { return d / 8 <= 8 ? 8 : (d / 8 <= 16 ? 16 : 32); }
+/// Raw storage of eight cache elements: 16 bytes, or 8 for fp8.
+template <bool kFp8>
+using Raw8 = std::conditional_t<kFp8, uint2, uint4>;
+
+template <class T, bool kFp8>
+__device__ __forceinline__ void unpack8(const Raw8<kFp8>& raw, float scale, float (&dst)[8]) {
+  if constexpr (kFp8) {
+    const __nv_fp8_e4m3* e = reinterpret_cast<const __nv_fp8_e4m3*>(&raw);
+#pragma unroll
+    for (int i = 0; i < 8; ++i) dst[i] = float(e[i]) * scale;
+  } else {
+    const T* e = reinterpret_cast<const T*>(&raw);
+#pragma unroll
+    for (int i = 0; i < 8; ++i) dst[i] = to_float(e[i]);
+  }
+}
 
 template <class T, bool kFp8, int D>
 __global__ void __launch_bounds__(kThreads) decode_kernel(KernelParams p, int num_splits, int dq) {
   using C = CacheElem<T, kFp8>;
-  constexpr int kTpk = threads_per_key(D);
+  using Raw = Raw8<kFp8>;
   constexpr int kChunks = D / 8;
-  constexpr int kGroupsPerWarp = 32 / kTpk;
-  constexpr int kGroups = kWarps * kGroupsPerWarp;
-  __shared__ float s_acc[kGroups][kHeadsPerCta][D];
-  __shared__ float2 s_ml[kGroups][kHeadsPerCta];
+  constexpr int kKeyGroups = kThreads / kChunks;  // value phase: threads per chunk column
+  constexpr int kKeysPerGroup = (kTile + kKeyGroups - 1) / kKeyGroups;  // the last group may run short
+  constexpr int kPiece = D <= 128 ? kChunks : 16;  // K chunks loaded together in the score phase
+  __shared__ __align__(16) float s_q[kHeadsPerCta][D];
+  __shared__ float s_p[kHeadsPerCta][kTile];
+  __shared__ float s_m[kHeadsPerCta], s_l[kHeadsPerCta], s_corr[kHeadsPerCta];
+  __shared__ int s_block[kTile];  // physical row offset of each key of the tile, -1 = masked
+  __shared__ float s_acc[kKeyGroups][kHeadsPerCta][D];
 
   const int split = blockIdx.x;
   const int group_size = p.num_heads / p.num_kv_heads;
@@ -41,13 +65,12 @@ __global__ void __launch_bounds__(kThreads) decode_kernel(KernelParams p, int nu
 
   const int q_start = p.query_start_loc[r];
   const int q_len = p.query_start_loc[r + 1] - q_start;
-  if (q_len <= kDecodeMaxQueryLen && q_len > dq && qi == 0 && split == 0 && blockIdx.y == 0 &&
-      threadIdx.x == 0)
+  if (q_len > p.max_query_len && qi == 0 && split == 0 && blockIdx.y == 0 && threadIdx.x == 0)
     atomicOr(p.error_flag, 8);  // max_query_len was smaller than this request's query length
   if (q_len > kDecodeMaxQueryLen || qi >= q_len) return;  // not a decode row of this CTA
   const int seq_len = p.seq_lens[r];
   if (seq_len < q_len || q_start < 0 || q_start + q_len > p.num_tokens) {
-    if (split == 0 && threadIdx.x == 0) atomicOr(p.error_flag, 4);
+    if (split == 0 && blockIdx.y == 0 && threadIdx.x == 0) atomicOr(p.error_flag, 4);
     return;
   }
   const int token = q_start + qi;
@@ -57,116 +80,158 @@ __global__ void __launch_bounds__(kThreads) decode_kernel(KernelParams p, int nu
   const int lo = range.lo + split * per_split;
   const int hi = min(range.hi, lo + per_split);
 
-  const int lane = threadIdx.x % 32;
-  const int c = lane % kTpk;  // which eight elements of a row this lane holds
-  const bool lane_active = c < kChunks;
-  const int group = (threadIdx.x / 32) * kGroupsPerWarp + lane / kTpk;
-
-  float q[kHeadsPerCta][8];
+  for (int i = threadIdx.x; i < nh * kChunks; i += kThreads) {
+    const int h = i / kChunks, c = i % kChunks;
+    float f[8];
+    load8(static_cast<const T*>(p.q) + token * p.q_stride_t + (h0 + h) * p.q_stride_h + c * 8, f);
 #pragma unroll
-  for (int h = 0; h < kHeadsPerCta; ++h) {
-#pragma unroll
-    for (int e = 0; e < 8; ++e) q[h][e] = 0.0f;
-    if (h < nh && lane_active) {
-      load8(static_cast<const T*>(p.q) + token * p.q_stride_t + (h0 + h) * p.q_stride_h + c * 8, q[h]);
-#pragma unroll
-      for (int e = 0; e < 8; ++e) q[h][e] *= p.scale;
-    }
+    for (int e = 0; e < 8; ++e) s_q[h][c * 8 + e] = f[e] * p.scale;
   }
-  float m[kHeadsPerCta], l[kHeadsPerCta], acc[kHeadsPerCta][8];
+  if (threadIdx.x < kHeadsPerCta) {
+    s_m[threadIdx.x] = -INFINITY;
+    s_l[threadIdx.x] = 0.0f;
+  }
+
+  const int vc = threadIdx.x % kChunks;  // value phase: chunk column
+  const int vg = threadIdx.x / kChunks;  // value phase: key group (>= kKeyGroups: idle)
+  float acc[kHeadsPerCta][8];
 #pragma unroll
-  for (int h = 0; h < kHeadsPerCta; ++h) {
-    m[h] = -INFINITY;
-    l[h] = 0.0f;
+  for (int h = 0; h < kHeadsPerCta; ++h)
 #pragma unroll
     for (int e = 0; e < 8; ++e) acc[h][e] = 0.0f;
-  }
 
   const int* bt_row = p.block_table + r * p.bt_stride;
-  const C* kbase = static_cast<const C*>(p.k_cache) + (kvh * D + c * 8);
-  const C* vbase = static_cast<const C*>(p.v_cache) + (kvh * D + c * 8);
+  const C* kbase = static_cast<const C*>(p.k_cache) + kvh * D;
+  const C* vbase = static_cast<const C*>(p.v_cache) + kvh * D;
   const long long row_stride = static_cast<long long>(p.num_kv_heads) * D;
 
-  // Every lane of a warp runs the same number of steps so the shuffles below
-  // always see the whole warp; keys past hi are loaded as nothing and masked.
-  for (int jb = lo; jb < hi; jb += kGroups * kUnroll) {
-    float kf[kUnroll][8], vf[kUnroll][8];
-    bool valid[kUnroll];
+  for (int t0 = lo; t0 < hi; t0 += kTile) {
+    // ---- scores: thread = key ----
+    const int j = t0 + threadIdx.x;
+    long long off = -1;
+    if (j < hi) {
+      const int pb = physical_block(p, bt_row, j / p.block_size);
+      if (pb >= 0) off = pb * p.cache_stride_block + (j % p.block_size) * row_stride;
+    }
+    __syncthreads();  // s_q written (first tile); s_p / s_block of the previous tile consumed
+    s_block[threadIdx.x] = off >= 0 ? 1 : 0;
+    float dot[kHeadsPerCta];
 #pragma unroll
-    for (int u = 0; u < kUnroll; ++u) {
-      const int j = jb + group + u * kGroups;
-      valid[u] = false;
-      if (j < hi) {
-        const int pb = physical_block(p, bt_row, j / p.block_size);
-        valid[u] = pb >= 0;
-        if (valid[u] && lane_active) {
-          const long long off = pb * p.cache_stride_block + (j % p.block_size) * row_stride;
-          load8_cache<T, kFp8>(kbase + off, p.k_scale, kf[u]);
-          load8_cache<T, kFp8>(vbase + off, p.v_scale, vf[u]);
+    for (int h = 0; h < kHeadsPerCta; ++h) dot[h] = 0.0f;
+    if (off >= 0) {
+      const Raw* krow = reinterpret_cast<const Raw*>(kbase + off);
+#pragma unroll
+      for (int c0 = 0; c0 < kChunks; c0 += kPiece) {
+        Raw raw[kPiece];
+#pragma unroll
+        for (int c = 0; c < kPiece; ++c) raw[c] = krow[c0 + c];
+#pragma unroll
+        for (int c = 0; c < kPiece; ++c) {
+          float kf[8];
+          unpack8<T, kFp8>(raw[c], p.k_scale, kf);
+#pragma unroll
+          for (int h = 0; h < kHeadsPerCta; ++h) {
+            if (h < nh) {
+              const float4 qa = *reinterpret_cast<const float4*>(&s_q[h][(c0 + c) * 8]);
+              const float4 qb = *reinterpret_cast<const float4*>(&s_q[h][(c0 + c) * 8 + 4]);
+              dot[h] += qa.x * kf[0] + qa.y * kf[1] + qa.z * kf[2] + qa.w * kf[3] + qb.x * kf[4] +
+                        qb.y * kf[5] + qb.z * kf[6] + qb.w * kf[7];
+            }
+          }
         }
-      }
-      if (!(valid[u] && lane_active)) {
-#pragma unroll
-        for (int e = 0; e < 8; ++e) kf[u][e] = vf[u][e] = 0.0f;
       }
     }
 #pragma unroll
-    for (int h = 0; h < kHeadsPerCta; ++h) {
-      if (h >= nh) break;
-      float s[kUnroll];
+    for (int h = 0; h < kHeadsPerCta; ++h)
+      if (h < nh) s_p[h][threadIdx.x] = off >= 0 ? soft_cap(dot[h], p.softcap) : -INFINITY;
+    __syncthreads();
+
+    // ---- softmax: warp = head ----
+    const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+    for (int h = warp; h < nh; h += kWarps) {
+      float x[kTile / 32];
+      float mx = -INFINITY;
 #pragma unroll
-      for (int u = 0; u < kUnroll; ++u) {
-        float d = 0.0f;
-#pragma unroll
-        for (int e = 0; e < 8; ++e) d = fmaf(q[h][e], kf[u][e], d);
-#pragma unroll
-        for (int o = kTpk / 2; o > 0; o /= 2) d += __shfl_xor_sync(0xffffffffu, d, o);
-        s[u] = valid[u] ? soft_cap(d, p.softcap) : -INFINITY;
+      for (int i = 0; i < kTile / 32; ++i) {
+        x[i] = s_p[h][lane + 32 * i];
+        mx = fmaxf(mx, x[i]);
       }
-      float m_new = m[h];
 #pragma unroll
-      for (int u = 0; u < kUnroll; ++u) m_new = fmaxf(m_new, s[u]);
-      if (m_new == -INFINITY) continue;  // nothing visible yet in this group
-      const float corr = __expf(m[h] - m_new);
-      l[h] *= corr;
+      for (int o = 16; o > 0; o /= 2) mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, o));
+      const float m_old = s_m[h];
+      const float m_new = fmaxf(m_old, mx);
+      float sum = 0.0f;
 #pragma unroll
-      for (int e = 0; e < 8; ++e) acc[h][e] *= corr;
-#pragma unroll
-      for (int u = 0; u < kUnroll; ++u) {
-        const float pu = __expf(s[u] - m_new);
-        l[h] += pu;
-#pragma unroll
-        for (int e = 0; e < 8; ++e) acc[h][e] = fmaf(pu, vf[u][e], acc[h][e]);
+      for (int i = 0; i < kTile / 32; ++i) {
+        const float e = m_new == -INFINITY ? 0.0f : __expf(x[i] - m_new);
+        s_p[h][lane + 32 * i] = e;
+        sum += e;
       }
-      m[h] = m_new;
+#pragma unroll
+      for (int o = 16; o > 0; o /= 2) sum += __shfl_xor_sync(0xffffffffu, sum, o);
+      __syncwarp();
+      if (lane == 0) {
+        const float corr = m_new == -INFINITY ? 1.0f : __expf(m_old - m_new);
+        s_corr[h] = corr;
+        s_m[h] = m_new;
+        s_l[h] = s_l[h] * corr + sum;
+      }
+    }
+    __syncthreads();
+
+    // ---- values: thread = (chunk, key group) ----
+    if (vg < kKeyGroups) {
+#pragma unroll
+      for (int h = 0; h < kHeadsPerCta; ++h) {
+        const float corr = h < nh ? s_corr[h] : 1.0f;
+#pragma unroll
+        for (int e = 0; e < 8; ++e) acc[h][e] *= corr;
+      }
+      Raw raw[kKeysPerGroup];
+#pragma unroll
+      for (int i = 0; i < kKeysPerGroup; ++i) {
+        const int kk = vg * kKeysPerGroup + i;
+        const int jj = t0 + kk;
+        raw[i] = Raw{};
+        if (kk < kTile && jj < hi && s_block[kk]) {
+          const int pb = physical_block(p, bt_row, jj / p.block_size);
+          raw[i] = *reinterpret_cast<const Raw*>(vbase + pb * p.cache_stride_block +
+                                                 (jj % p.block_size) * row_stride + vc * 8);
+        }
+      }
+#pragma unroll
+      for (int i = 0; i < kKeysPerGroup; ++i) {
+        const int kk = vg * kKeysPerGroup + i;
+        float vf[8];
+        unpack8<T, kFp8>(raw[i], p.v_scale, vf);
+#pragma unroll
+        for (int h = 0; h < kHeadsPerCta; ++h) {
+          if (h < nh) {
+            const float pr = kk < kTile ? s_p[h][kk] : 0.0f;
+#pragma unroll
+            for (int e = 0; e < 8; ++e) acc[h][e] = fmaf(pr, vf[e], acc[h][e]);
+          }
+        }
+      }
     }
   }
 
+  __syncthreads();
+  if (vg < kKeyGroups) {
 #pragma unroll
-  for (int h = 0; h < kHeadsPerCta; ++h) {
-    if (h < nh) {
-      if (lane_active) {
+    for (int h = 0; h < kHeadsPerCta; ++h)
+      if (h < nh)
 #pragma unroll
-        for (int e = 0; e < 8; ++e) s_acc[group][h][c * 8 + e] = acc[h][e];
-      }
-      if (c == 0) s_ml[group][h] = make_float2(m[h], l[h]);
-    }
+        for (int e = 0; e < 8; ++e) s_acc[vg][h][vc * 8 + e] = acc[h][e];
   }
   __syncthreads();
 
   for (int idx = threadIdx.x; idx < nh * D; idx += kThreads) {
     const int h = idx / D;
     const int d = idx % D;
-    float mx = -INFINITY;
-    for (int g = 0; g < kGroups; ++g) mx = fmaxf(mx, s_ml[g][h].x);
-    float sum = 0.0f, a = 0.0f;
-    if (mx != -INFINITY) {
-      for (int g = 0; g < kGroups; ++g) {
-        const float w = __expf(s_ml[g][h].x - mx);
-        sum += s_ml[g][h].y * w;
-        a += s_acc[g][h][d] * w;
-      }
-    }
+    float a = 0.0f;
+    for (int g = 0; g < kKeyGroups; ++g) a += s_acc[g][h][d];
+    const float mx = s_m[h], sum = s_l[h];
     const long long row = static_cast<long long>(token) * p.num_heads + h0 + h;
     if (num_splits == 1) {
       write_normalised<T>(p, token, h0 + h, d, mx, sum, a);

@@ -1,10 +1,13 @@
 // Tensor-core prefill kernel (mma.sync m16n8k16, bf16/fp16 in, fp32
 // accumulate; runs on sm_80 and sm_90). One CTA of four warps serves 64 query
 // rows of one head of one request; each warp owns 16 rows. K/V tiles of 64
-// keys are gathered from the paged cache into shared memory (fp8 rows are
-// dequantised on the way), S = Q K^T and O += P V run on tensor cores with
-// P kept in registers, and the softmax is the usual online one in the log2
-// domain. Rows are padded by 8 elements so fragment loads are conflict-free.
+// keys are gathered from the paged cache into shared memory with cp.async,
+// double-buffered so the next tile's loads overlap this tile's math (fp8 rows
+// are dequantised through registers instead). Fragments come from ldmatrix;
+// S = Q K^T and O += P V run on tensor cores with P kept in registers; the
+// softmax is the usual online one in the log2 domain, and tiles that are
+// fully visible to every row of the CTA skip the per-element mask. Rows are
+// padded by 8 elements so ldmatrix is conflict-free.
 #include <cuda_runtime.h>
 
 #include "common.cuh"
@@ -49,43 +52,74 @@ __device__ __forceinline__ std::uint32_t pack2(float lo, float hi) {
   return *reinterpret_cast<const std::uint32_t*>(v);
 }
 
-template <int D>
-constexpr int smem_bytes() {
-  return 3 * kBM * (D + 8) * 2 + kBN * static_cast<int>(sizeof(int));
+__device__ __forceinline__ void ldmatrix_x4(std::uint32_t (&r)[4], const void* smem) {
+  const unsigned addr = static_cast<unsigned>(__cvta_generic_to_shared(smem));
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+               : "r"(addr));
 }
 
-/// Copies a 64-row tile of the K or V cache (gathered through the block
-/// table) into shared memory as T; rows outside [0, seq_len) or in a block
-/// the table cannot reach become zeros and are marked invalid.
+/// 16-byte global->shared copy; zero-fills when !valid (then src is not read).
+__device__ __forceinline__ void cp_async16(void* dst, const void* src, bool valid) {
+  const unsigned addr = static_cast<unsigned>(__cvta_generic_to_shared(dst));
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(addr), "l"(src), "r"(valid ? 16 : 0));
+}
+__device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::); }
+template <int N>
+__device__ __forceinline__ void cp_async_wait() {
+  asm volatile("cp.async.wait_group %0;\n" ::"n"(N));
+}
+
+template <int D>
+constexpr int smem_bytes() {
+  return 5 * kBM * (D + 8) * 2 + 2 * kBN * static_cast<int>(sizeof(int));  // Q, 2 x (K, V), 2 x valid
+}
+
+/// Starts copying the 64-key K and V tiles at n0 (gathered through the block
+/// table) into shared memory; keys at or past `end` or in a block the table
+/// cannot reach become zeros and are marked invalid. Returns whether all of
+/// this thread's keys were valid. fp8 rows are converted synchronously.
 template <class T, bool kFp8, int D>
-__device__ void load_kv_tile(const KernelParams& p, const void* cache, float scale, const int* bt_row,
-                             int kvh, int n0, int seq_len, T* dst, int* valid) {
+__device__ bool issue_kv_tile(const KernelParams& p, const int* bt_row, int kvh, int n0, int end, T* ks,
+                              T* vs, int* valid) {
   using C = CacheElem<T, kFp8>;
   constexpr int kChunks = D / 8;
   const long long row_stride = static_cast<long long>(p.num_kv_heads) * D;
+  bool all = true;
   for (int i = threadIdx.x; i < kBN * kChunks; i += kThreads) {
     const int jj = i / kChunks;
     const int c = i % kChunks;
     const int j = n0 + jj;
     int pb = -1;
-    if (j < seq_len) pb = physical_block(p, bt_row, j / p.block_size);
-    if (c == 0 && valid != nullptr) valid[jj] = pb >= 0;
-    uint4 out = make_uint4(0, 0, 0, 0);
-    if (pb >= 0) {
-      const C* src = static_cast<const C*>(cache) + pb * p.cache_stride_block +
-                     (j % p.block_size) * row_stride + kvh * D + c * 8;
-      if constexpr (kFp8) {
+    if (j < end) pb = physical_block(p, bt_row, j / p.block_size);
+    if (c == 0) valid[jj] = pb >= 0;
+    all = all && pb >= 0;
+    const long long off =
+        pb >= 0 ? pb * p.cache_stride_block + (j % p.block_size) * row_stride + kvh * D + c * 8 : 0;
+    const C* ksrc = static_cast<const C*>(p.k_cache) + off;
+    const C* vsrc = static_cast<const C*>(p.v_cache) + off;
+    T* kdst = ks + jj * (D + 8) + c * 8;
+    T* vdst = vs + jj * (D + 8) + c * 8;
+    if constexpr (kFp8) {
+      uint4 ko = make_uint4(0, 0, 0, 0), vo = make_uint4(0, 0, 0, 0);
+      if (pb >= 0) {
         float f[8];
-        load8_fp8(src, scale, f);
-        T* o = reinterpret_cast<T*>(&out);
+        load8_fp8(ksrc, p.k_scale, f);
 #pragma unroll
-        for (int e = 0; e < 8; ++e) o[e] = from_float<T>(f[e]);
-      } else {
-        out = *reinterpret_cast<const uint4*>(src);
+        for (int e = 0; e < 8; ++e) reinterpret_cast<T*>(&ko)[e] = from_float<T>(f[e]);
+        load8_fp8(vsrc, p.v_scale, f);
+#pragma unroll
+        for (int e = 0; e < 8; ++e) reinterpret_cast<T*>(&vo)[e] = from_float<T>(f[e]);
       }
+      *reinterpret_cast<uint4*>(kdst) = ko;
+      *reinterpret_cast<uint4*>(vdst) = vo;
+    } else {
+      cp_async16(kdst, ksrc, pb >= 0);
+      cp_async16(vdst, vsrc, pb >= 0);
     }
-    *reinterpret_cast<uint4*>(dst + jj * (D + 8) + c * 8) = out;
   }
+  cp_async_commit();
+  return all;
 }
 
 template <class T, bool kFp8, int D>
@@ -94,16 +128,17 @@ __global__ void __launch_bounds__(kThreads) prefill_kernel(KernelParams p) {
   constexpr int kChunks = D / 8;
   extern __shared__ __align__(16) unsigned char smem_raw[];
   T* qs = reinterpret_cast<T*>(smem_raw);
-  T* ks = qs + kBM * kLd;
-  T* vs = ks + kBN * kLd;
-  int* kvalid = reinterpret_cast<int*>(vs + kBN * kLd);
+  // Buffer b (0 or 1): K at kbuf(b), V at vbuf(b), key validity at kvalid(b).
+  auto kbuf = [&](int b) { return qs + (kBM + b * kBN) * kLd; };
+  auto vbuf = [&](int b) { return qs + (kBM + (2 + b) * kBN) * kLd; };
+  auto kvalid = [&](int b) { return reinterpret_cast<int*>(qs + (kBM + 4 * kBN) * kLd) + b * kBN; };
 
   const int r = blockIdx.z;
   const int h = blockIdx.y;
   const int m0 = blockIdx.x * kBM;
   const int q_start = p.query_start_loc[r];
   const int q_len = p.query_start_loc[r + 1] - q_start;
-  if (blockIdx.x == 0 && h == 0 && threadIdx.x == 0 && q_len > static_cast<int>(gridDim.x) * kBM)
+  if (blockIdx.x == 0 && h == 0 && threadIdx.x == 0 && q_len > p.max_query_len)
     atomicOr(p.error_flag, 8);  // max_query_len was smaller than this request's query length
   if (q_len <= kDecodeMaxQueryLen || m0 >= q_len) return;  // decode rows, or past this request
   const int seq_len = p.seq_lens[r];
@@ -131,11 +166,14 @@ __global__ void __launch_bounds__(kThreads) prefill_kernel(KernelParams p) {
   const int g = lane / 4;  // fragment row (and row + 8)
   const int t = lane % 4;  // fragment column pair
   const int row0 = m0 + warp * 16 + g;
-  const int pos[2] = {ctx + row0, ctx + row0 + 8};
-  const KeyRange kr[2] = {key_range(pos[0], seq_len, p.causal, p.window),
-                          key_range(pos[1], seq_len, p.causal, p.window)};
-  const KeyRange tile_range = {key_range(ctx + m0, seq_len, p.causal, p.window).lo,
-                               key_range(ctx + m0 + rows - 1, seq_len, p.causal, p.window).hi};
+  const KeyRange kr[2] = {key_range(ctx + row0, seq_len, p.causal, p.window),
+                          key_range(ctx + row0 + 8, seq_len, p.causal, p.window)};
+  const KeyRange first = key_range(ctx + m0, seq_len, p.causal, p.window);
+  const KeyRange last = key_range(ctx + m0 + rows - 1, seq_len, p.causal, p.window);
+  // Keys in [interior_lo, interior_hi) are visible to every row of the CTA.
+  const int interior_lo = last.lo, interior_hi = first.hi;
+  const int n_begin = first.lo / kBN * kBN, n_end = last.hi;
+  const bool softcap = p.softcap > 0.0f;
   const float sl2 = p.scale * kLog2e;
 
   float o[D / 8][4];
@@ -145,27 +183,37 @@ __global__ void __launch_bounds__(kThreads) prefill_kernel(KernelParams p) {
   float lrow[2] = {0.0f, 0.0f};
   const int* bt_row = p.block_table + r * p.bt_stride;
 
-  for (int n0 = tile_range.lo / kBN * kBN; n0 < tile_range.hi; n0 += kBN) {
-    __syncthreads();  // previous tile fully consumed (and Q stored, first time)
-    load_kv_tile<T, kFp8, D>(p, p.k_cache, p.k_scale, bt_row, kvh, n0, tile_range.hi, ks, kvalid);
-    load_kv_tile<T, kFp8, D>(p, p.v_cache, p.v_scale, bt_row, kvh, n0, tile_range.hi, vs, nullptr);
-    __syncthreads();
+  bool my_valid = issue_kv_tile<T, kFp8, D>(p, bt_row, kvh, n_begin, n_end, kbuf(0), vbuf(0), kvalid(0));
+  int buf = 0;
+  for (int n0 = n_begin; n0 < n_end; n0 += kBN, buf ^= 1) {
+    bool next_valid = true;
+    if (n0 + kBN < n_end) {
+      next_valid = issue_kv_tile<T, kFp8, D>(p, bt_row, kvh, n0 + kBN, n_end, kbuf(buf ^ 1), vbuf(buf ^ 1),
+                                             kvalid(buf ^ 1));
+      cp_async_wait<1>();
+    } else {
+      cp_async_wait<0>();
+    }
+    const bool interior =
+        __syncthreads_and(my_valid) && n0 >= interior_lo && n0 + kBN <= interior_hi;  // also publishes Q/K/V
+    my_valid = next_valid;
+    const T* ks = kbuf(buf);
+    const T* vs = vbuf(buf);
+    const int* valid = kvalid(buf);
 
     float s[kBN / 8][4];
 #pragma unroll
     for (int nt = 0; nt < kBN / 8; ++nt) s[nt][0] = s[nt][1] = s[nt][2] = s[nt][3] = 0.0f;
 #pragma unroll
     for (int k0 = 0; k0 < D; k0 += 16) {
-      const T* qa = qs + (warp * 16 + g) * kLd + k0 + 2 * t;
-      const std::uint32_t a[4] = {*reinterpret_cast<const std::uint32_t*>(qa),
-                                  *reinterpret_cast<const std::uint32_t*>(qa + 8 * kLd),
-                                  *reinterpret_cast<const std::uint32_t*>(qa + 8),
-                                  *reinterpret_cast<const std::uint32_t*>(qa + 8 * kLd + 8)};
+      std::uint32_t a[4];
+      ldmatrix_x4(a, qs + (warp * 16 + (lane & 7) + ((lane >> 3) & 1) * 8) * kLd + k0 + (lane >> 4) * 8);
 #pragma unroll
-      for (int nt = 0; nt < kBN / 8; ++nt) {
-        const T* kb = ks + (nt * 8 + g) * kLd + k0 + 2 * t;
-        mma16816<T>(s[nt], a, *reinterpret_cast<const std::uint32_t*>(kb),
-                    *reinterpret_cast<const std::uint32_t*>(kb + 8));
+      for (int nt = 0; nt < kBN / 8; nt += 2) {
+        std::uint32_t b[4];
+        ldmatrix_x4(b, ks + (nt * 8 + (lane & 7) + (lane >> 4) * 8) * kLd + k0 + ((lane >> 3) & 1) * 8);
+        mma16816<T>(s[nt], a, b[0], b[1]);
+        mma16816<T>(s[nt + 1], a, b[2], b[3]);
       }
     }
 
@@ -174,13 +222,15 @@ __global__ void __launch_bounds__(kThreads) prefill_kernel(KernelParams p) {
     for (int nt = 0; nt < kBN / 8; ++nt) {
 #pragma unroll
       for (int e = 0; e < 4; ++e) {
-        const int jj = nt * 8 + 2 * t + (e & 1);
-        const int j = n0 + jj;
         const int hr = e >> 1;
-        const bool vis = j >= kr[hr].lo && j < kr[hr].hi && kvalid[jj];
-        const float x = p.softcap > 0.0f ? soft_cap(s[nt][e] * p.scale, p.softcap) * kLog2e : s[nt][e] * sl2;
-        s[nt][e] = vis ? x : -INFINITY;
-        tile_max[hr] = fmaxf(tile_max[hr], s[nt][e]);
+        float x = softcap ? soft_cap(s[nt][e] * p.scale, p.softcap) * kLog2e : s[nt][e] * sl2;
+        if (!interior) {
+          const int jj = nt * 8 + 2 * t + (e & 1);
+          const int j = n0 + jj;
+          if (!(j >= kr[hr].lo && j < kr[hr].hi && valid[jj])) x = -INFINITY;
+        }
+        s[nt][e] = x;
+        tile_max[hr] = fmaxf(tile_max[hr], x);
       }
     }
     float corr[2];
@@ -225,6 +275,7 @@ __global__ void __launch_bounds__(kThreads) prefill_kernel(KernelParams p) {
         mma16816<T>(o[dt + 1], a, b[2], b[3]);
       }
     }
+    __syncthreads();  // this buffer is refilled by the next iteration's issue
   }
 
 #pragma unroll

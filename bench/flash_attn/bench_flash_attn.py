@@ -1,0 +1,255 @@
+#!/usr/bin/env python3
+"""Device benchmark: attnreg's FLASH_ATTN kernels against PyTorch's
+FlashAttention-2 and cuDNN SDPA kernels, in one process, on the same inputs.
+
+Our kernels are called through libattnreg_fa_bench.so (bench/flash_attn/capi.cpp)
+on PyTorch tensors. Decode reports TB/s (bytes of K, V and Q read over time);
+prefill reports TFLOP/s (4*N*N*H*D, halved when causal). Every figure is also
+given as a ratio to each peer and to the device's measured copy bandwidth and
+bf16 matmul rate. Before timing, each of our outputs is compared with the
+peers' on the same inputs (max abs difference printed; over 2e-2 fails).
+
+  python3 bench_flash_attn.py --lib build/lib/libattnreg_fa_bench.so --out DIR
+"""
+import argparse
+import ctypes
+import json
+import math
+import os
+import sys
+
+import torch
+import torch.nn.functional as F
+from torch.nn.attention import SDPBackend, sdpa_kernel
+
+PEERS = {"fa2": SDPBackend.FLASH_ATTENTION, "cudnn": SDPBackend.CUDNN_ATTENTION}
+SCRATCH_FLOATS = 16 << 20  # 64 MiB, as the plugin preallocates
+
+
+def timed(fn, flush, iters):
+    """Median milliseconds of fn over iters runs, L2 flushed before each."""
+    times = []
+    for i in range(iters + 3):
+        flush.zero_()
+        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        start.record()
+        fn()
+        end.record()
+        end.synchronize()
+        if i >= 3:
+            times.append(start.elapsed_time(end))
+    times.sort()
+    return times[len(times) // 2]
+
+
+class Ours:
+    def __init__(self, path):
+        self.lib = ctypes.CDLL(path)
+        f = self.lib.attnreg_fa_attention
+        f.restype = ctypes.c_int
+        f.argtypes = [ctypes.c_int] * 13 + [ctypes.c_float] + [ctypes.c_void_p] * 6 + [
+            ctypes.c_void_p, ctypes.c_longlong, ctypes.c_void_p, ctypes.c_int, ctypes.c_void_p]
+        self.lib.attnreg_fa_num_splits.restype = ctypes.c_int
+        self.lib.attnreg_fa_num_splits.argtypes = [ctypes.c_int] * 7 + [ctypes.c_longlong, ctypes.c_int]
+        self.scratch = torch.empty(SCRATCH_FLOATS, dtype=torch.float32, device="cuda")
+        self.flag = torch.zeros(1, dtype=torch.int32, device="cuda")
+        self.sms = torch.cuda.get_device_properties(0).multi_processor_count
+        for d in (64, 96, 128, 256):
+            assert self.lib.attnreg_fa_prepare(d) == 0
+
+    def run(self, q, out, kv, qsl, seq_lens, bt, max_q, max_seq, causal, hkv):
+        t, h, d = q.shape
+        rc = self.lib.attnreg_fa_attention(
+            1 if q.dtype == torch.bfloat16 else 0, 0, h, hkv, d, t, seq_lens.numel(), max_q, max_seq,
+            kv.shape[2], kv.shape[1], bt.shape[1], int(causal), 1.0 / math.sqrt(d), q.data_ptr(),
+            out.data_ptr(), kv.data_ptr(), qsl.data_ptr(), seq_lens.data_ptr(), bt.data_ptr(),
+            self.scratch.data_ptr(), SCRATCH_FLOATS, self.flag.data_ptr(), self.sms,
+            torch.cuda.current_stream().cuda_stream)
+        assert rc == 0, f"launch failed with CUDA error {rc}"
+
+    def splits(self, h, hkv, d, t, r, max_q, max_seq):
+        return self.lib.attnreg_fa_num_splits(h, hkv, d, t, r, max_q, max_seq, SCRATCH_FLOATS, self.sms)
+
+
+def peer(name, q, k, v, causal):
+    with sdpa_kernel([PEERS[name]]):
+        return F.scaled_dot_product_attention(q, k, v, is_causal=causal, enable_gqa=k.shape[1] != q.shape[1])
+
+
+def paged(b, l, hkv, d, bs, dtype):
+    """A paged cache holding b sequences of l tokens at shuffled blocks, and
+    the same K and V gathered contiguously as [b, hkv, l, d] for the peers."""
+    nbpr = (l + bs - 1) // bs
+    nb = b * nbpr
+    kv = torch.empty(2, nb, bs, hkv, d, dtype=dtype, device="cuda").normal_()
+    bt = torch.randperm(nb, device="cuda", dtype=torch.int32).view(b, nbpr)
+    contig = []
+    for i in range(2):
+        g = kv[i][bt.long()].reshape(b, nbpr * bs, hkv, d)[:, :l]
+        contig.append(g.permute(0, 2, 1, 3).contiguous())
+        del g
+    return kv, bt, contig[0], contig[1]
+
+
+def device_rates(flush):
+    x = torch.empty(1 << 30, dtype=torch.uint8, device="cuda")
+    y = torch.empty_like(x)
+    ms = timed(lambda: y.copy_(x), flush, 10)
+    copy_tbs = 2 * x.numel() / ms / 1e9
+    a = torch.randn(8192, 8192, dtype=torch.bfloat16, device="cuda")
+    bm = torch.randn(8192, 8192, dtype=torch.bfloat16, device="cuda")
+    ms = timed(lambda: a @ bm, flush, 10)
+    mm_tflops = 2 * 8192**3 / ms / 1e9
+    del x, y, a, bm
+    return copy_tbs, mm_tflops
+
+
+def decode_sweep(ours, flush, copy_tbs, args):
+    h, hkv, d, bs = 32, 8, 128, 16
+    rows = []
+    for b in args.batches:
+        for l in args.lens:
+            kv_bytes = 2 * b * l * hkv * d * 2
+            if kv_bytes > args.max_cache_gb * 1e9:
+                rows.append({"B": b, "L": l, "skipped": f"K+V {kv_bytes / 1e9:.0f} GB > {args.max_cache_gb} GB"})
+                continue
+            torch.manual_seed(b * 100003 + l)
+            kv, bt, kc, vc = paged(b, l, hkv, d, bs, torch.bfloat16)
+            q = torch.randn(b, h, d, dtype=torch.bfloat16, device="cuda")
+            out = torch.full_like(q, float("nan"))
+            qsl = torch.arange(b + 1, dtype=torch.int32, device="cuda")
+            sl = torch.full((b,), l, dtype=torch.int32, device="cuda")
+            run = lambda: ours.run(q, out, kv, qsl, sl, bt, 1, l, True, hkv)
+            run()
+            torch.cuda.synchronize()
+            assert ours.flag.item() == 0
+            qp = q.view(b, h, 1, d)
+            nbytes = kv_bytes + q.numel() * 2
+            row = {"B": b, "L": l, "splits": ours.splits(h, hkv, d, b, b, 1, l)}
+            row["ours_ms"] = timed(run, flush, args.iters)
+            row["ours_tbs"] = nbytes / row["ours_ms"] / 1e9
+            row["ours_vs_copy"] = row["ours_tbs"] / copy_tbs
+            for name in PEERS if args.peers == "on" else ():
+                try:
+                    ref = peer(name, qp, kc, vc, False)
+                    row[f"maxdiff_{name}"] = (out.float() - ref.view(b, h, d).float()).abs().max().item()
+                    assert row[f"maxdiff_{name}"] < 2e-2, f"decode B{b} L{l}: ours differs from {name}"
+                    ms = timed(lambda: peer(name, qp, kc, vc, False), flush, args.iters)
+                    row[f"{name}_tbs"] = nbytes / ms / 1e9
+                    row[f"ours_over_{name}"] = row["ours_tbs"] / row[f"{name}_tbs"]
+                except RuntimeError as e:
+                    row[f"{name}_error"] = str(e).splitlines()[0][:120]
+            rows.append(row)
+            print(json.dumps(row), flush=True)
+            del kv, bt, kc, vc
+            torch.cuda.empty_cache()
+    return rows
+
+
+def prefill_sweep(ours, flush, mm_tflops, args):
+    rows = []
+    bs = 16
+    for d, h in ((128, 16), (64, 32)):
+        if d not in args.prefill_d:
+            continue
+        for n in args.prefill_n:
+            for causal in (False, True):
+                torch.manual_seed(n + d)
+                kv, bt, kc, vc = paged(1, n, h, d, bs, torch.bfloat16)
+                q = torch.randn(n, h, d, dtype=torch.bfloat16, device="cuda")
+                out = torch.full_like(q, float("nan"))
+                qsl = torch.tensor([0, n], dtype=torch.int32, device="cuda")
+                sl = torch.tensor([n], dtype=torch.int32, device="cuda")
+                run = lambda: ours.run(q, out, kv, qsl, sl, bt, n, n, causal, h)
+                run()
+                torch.cuda.synchronize()
+                assert ours.flag.item() == 0
+                qp = q.permute(1, 0, 2).unsqueeze(0)
+                flops = 4 * n * n * h * d / (2 if causal else 1)
+                row = {"D": d, "H": h, "N": n, "causal": causal}
+                row["ours_ms"] = timed(run, flush, args.iters)
+                row["ours_tflops"] = flops / row["ours_ms"] / 1e9
+                row["ours_vs_matmul"] = row["ours_tflops"] / mm_tflops
+                for name in PEERS if args.peers == "on" else ():
+                    try:
+                        ref = peer(name, qp, kc, vc, causal)
+                        row[f"maxdiff_{name}"] = (out.float() - ref[0].permute(1, 0, 2).float()).abs().max().item()
+                        assert row[f"maxdiff_{name}"] < 2e-2, f"prefill {row}: ours differs from {name}"
+                        ms = timed(lambda: peer(name, qp, kc, vc, causal), flush, args.iters)
+                        row[f"{name}_tflops"] = flops / ms / 1e9
+                        row[f"ours_over_{name}"] = row["ours_tflops"] / row[f"{name}_tflops"]
+                    except RuntimeError as e:
+                        row[f"{name}_error"] = str(e).splitlines()[0][:120]
+                rows.append(row)
+                print(json.dumps(row), flush=True)
+                del kv, bt, kc, vc
+                torch.cuda.empty_cache()
+    return rows
+
+
+def plots(result, out_dir):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    dec = [r for r in result["decode"] if "ours_tbs" in r]
+    fig, axes = plt.subplots(1, 4, figsize=(16, 3.6), sharey=True)
+    for ax, b in zip(axes, (1, 8, 64, 256)):
+        rs = [r for r in dec if r["B"] == b]
+        ls = [r["L"] for r in rs]
+        for key, label in (("ours_tbs", "attnreg"), ("fa2_tbs", "FA2 (SDPA)"), ("cudnn_tbs", "cuDNN (SDPA)")):
+            ax.plot(ls, [r.get(key, float("nan")) for r in rs], marker="o", label=label)
+        ax.axhline(result["copy_tbs"], color="gray", ls="--", label="copy")
+        ax.set_xscale("log", base=2)
+        ax.set_title(f"decode B={b}")
+        ax.set_xlabel("context L")
+    axes[0].set_ylabel("TB/s")
+    axes[0].legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(os.path.join(out_dir, "flash_attn_decode.png"), dpi=90)
+    pre = result["prefill"]
+    fig, axes = plt.subplots(1, 4, figsize=(16, 3.6), sharey=True)
+    for ax, (d, causal) in zip(axes, ((128, False), (128, True), (64, False), (64, True))):
+        rs = [r for r in pre if r["D"] == d and r["causal"] == causal]
+        ns = [r["N"] for r in rs]
+        for key, label in (("ours_tflops", "attnreg"), ("fa2_tflops", "FA2 (SDPA)"), ("cudnn_tflops", "cuDNN (SDPA)")):
+            ax.plot(ns, [r.get(key, float("nan")) for r in rs], marker="o", label=label)
+        ax.set_xscale("log", base=2)
+        ax.set_title(f"prefill D={d} {'causal' if causal else 'full'}")
+        ax.set_xlabel("tokens N")
+    axes[0].set_ylabel("TFLOP/s")
+    axes[0].legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(os.path.join(out_dir, "flash_attn_prefill.png"), dpi=90)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--lib", required=True, help="path of libattnreg_fa_bench.so")
+    ap.add_argument("--out", default=".", help="folder for bench.json and the plots")
+    ap.add_argument("--iters", type=int, default=10)
+    ap.add_argument("--max-cache-gb", type=float, default=20.0, help="skip decode points with more K+V than this")
+    ap.add_argument("--only", choices=("decode", "prefill", "all"), default="all")
+    ap.add_argument("--batches", type=int, nargs="+", default=[1, 8, 64, 256], help="decode batch sizes")
+    ap.add_argument("--lens", type=int, nargs="+", default=[1024, 4096, 16384, 65536], help="decode contexts")
+    ap.add_argument("--prefill-n", type=int, nargs="+", default=[4096, 8192, 16384], help="prefill tokens")
+    ap.add_argument("--prefill-d", type=int, nargs="+", default=[128, 64], help="prefill head sizes")
+    ap.add_argument("--peers", choices=("on", "off"), default="on", help="off: only our kernels (for ncu)")
+    args = ap.parse_args()
+    torch.backends.cuda.matmul.allow_tf32 = False
+    ours = Ours(args.lib)
+    flush = torch.empty(256 << 20, dtype=torch.uint8, device="cuda")
+    copy_tbs, mm_tflops = device_rates(flush) if args.peers == "on" else (float("nan"), float("nan"))
+    result = {"device": torch.cuda.get_device_name(0), "torch": torch.__version__, "copy_tbs": copy_tbs,
+              "bf16_matmul_tflops": mm_tflops}
+    print(json.dumps(result), flush=True)
+    result["decode"] = decode_sweep(ours, flush, copy_tbs, args) if args.only in ("decode", "all") else []
+    result["prefill"] = prefill_sweep(ours, flush, mm_tflops, args) if args.only in ("prefill", "all") else []
+    with open(os.path.join(args.out, "bench.json"), "w") as f:
+        json.dump(result, f, indent=1)
+    if result["decode"] and result["prefill"] and args.peers == "on":
+        plots(result, args.out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,44 @@
+#!/bin/bash
+# The FLASH_ATTN device session in one command: device tests, compute-sanitizer
+# memcheck and racecheck over the same suite, then the benchmark. Logs and
+# results go to OUT. Usage (from the repository root, on the GPU machine):
+#   bench/flash_attn/device_run.sh BUNDLE OUT [tests] [sanitize] [bench] [bench-args...]
+# BUNDLE holds bin/attnreg_flash_attn_tests and lib/ (libattnreg, the plugin
+# tree lib/attnreg/plugins, libattnreg_fa_bench.so and libfmt) built elsewhere.
+set -u
+bundle=$1 out=$2
+shift 2
+export LD_LIBRARY_PATH=$bundle/lib:${LD_LIBRARY_PATH:-}
+tests=$bundle/bin/attnreg_flash_attn_tests
+nvidia-smi --query-gpu=name,driver_version,clocks.max.sm --format=csv,noheader
+for stage in "$@"; do
+  case $stage in
+    tests)
+      "$tests" >"$out/tests.log" 2>&1
+      echo "tests rc=$?"
+      grep -E "^\[  (PASSED|FAILED|SKIPPED)|tests? ran" "$out/tests.log" | head -20
+      grep -B2 -A8 "Failure" "$out/tests.log" | head -80 ;;
+    sanitize)
+      for tool in memcheck racecheck; do
+        timeout 240 compute-sanitizer --tool $tool --error-exitcode 3 "$tests" --gtest_brief=1 >"$out/$tool.log" 2>&1
+        echo "$tool rc=$?"
+        grep -E "ERROR SUMMARY|RACECHECK SUMMARY|tests? ran|FAILED" "$out/$tool.log" | head -8
+      done ;;
+    ncu)
+      # One launch of each of our kernels on the headline shapes, for the optimisation log.
+      sections="--section SpeedOfLight --section Occupancy --section LaunchStats --section WarpStateStats"
+      ncu --clock-control none -k regex:decode_kernel -c 1 $sections --section MemoryWorkloadAnalysis \
+        python3 bench/flash_attn/bench_flash_attn.py --lib "$bundle/lib/libattnreg_fa_bench.so" --out /tmp \
+        --only decode --batches 64 --lens 16384 --iters 1 --peers off >"$out/ncu_decode.txt" 2>&1
+      echo "ncu decode rc=$?"
+      ncu --clock-control none -k regex:prefill_kernel -c 1 $sections \
+        python3 bench/flash_attn/bench_flash_attn.py --lib "$bundle/lib/libattnreg_fa_bench.so" --out /tmp \
+        --only prefill --prefill-n 16384 --prefill-d 128 --iters 1 --peers off >"$out/ncu_prefill.txt" 2>&1
+      echo "ncu prefill rc=$?"
+      grep -hE "Duration|Memory Throughput|DRAM Throughput|Compute \(SM\) Throughput|Achieved Occupancy|Registers Per|Theoretical Occupancy" \
+        "$out/ncu_decode.txt" "$out/ncu_prefill.txt" ;;
+    bench)
+      PYTHONUNBUFFERED=1 python3 bench/flash_attn/bench_flash_attn.py --lib "$bundle/lib/libattnreg_fa_bench.so" \
+        --out "$out" ${BENCH_ARGS:-} 2>&1 | tee "$out/bench.log" | tail -60 ;;
+  esac
+done
