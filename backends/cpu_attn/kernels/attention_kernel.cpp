@@ -7,6 +7,7 @@
 #define HWY_TARGET_INCLUDE "kernels/attention_kernel.cpp"
 #include <hwy/foreach_target.h>
 #include <hwy/highway.h>
+#include <hwy/cache_control.h>
 #include <hwy/contrib/math/math-inl.h>
 // clang-format on
 
@@ -54,6 +55,11 @@ HWY_INLINE void ToFloat(const std::byte* src, ScalarType type, int n, float* HWY
       std::memcpy(dst, src, static_cast<std::size_t>(n) * sizeof(float));
       return;
   }
+}
+
+/// Prefetches the bytes [p, p + n) into cache, one request per 64-byte line.
+HWY_INLINE void Prefetch(const std::byte* p, int n) {
+  for (int i = 0; i < n; i += 64) hwy::Prefetch(p + i);
 }
 
 /// Per-item constants the row kernels need.
@@ -196,6 +202,7 @@ void ProcessItem(const KernelArgs& a, const WorkItem& it, ThreadScratch& s, floa
   const std::int32_t* table = a.block_table + it.req * a.block_table_stride;
   const int bs = static_cast<int>(a.sizes.block_size);
   const bool direct = a.cache.dtype == ScalarType::Float32;
+  const int row_bytes = Dh * element_size(a.cache.dtype);
   for (int key0 = it.key_begin; key0 < it.key_end; key0 += kTileKeys) {
     const int nk = std::min(kTileKeys, it.key_end - key0);
     int num_active = 0;
@@ -204,6 +211,14 @@ void ProcessItem(const KernelArgs& a, const WorkItem& it, ThreadScratch& s, floa
     if (num_active == 0) continue;
     for (int j = 0; j < nk; ++j) {
       const int pos = key0 + j;
+      // One KV head's row is a few cache lines every Hkv rows, a stride the
+      // hardware prefetchers lose at page boundaries: ask for the next
+      // tile's rows while this one is converted.
+      if (const int ahead = pos + kTileKeys; ahead < it.key_end) {
+        const std::int32_t next = table[ahead / bs];
+        Prefetch(a.cache.at(0, next, ahead % bs, it.kv_head, 0), row_bytes);
+        Prefetch(a.cache.at(1, next, ahead % bs, it.kv_head, 0), row_bytes);
+      }
       const std::int32_t block = table[pos / bs];
       const std::byte* k = a.cache.at(0, block, pos % bs, it.kv_head, 0);
       const std::byte* v = a.cache.at(1, block, pos % bs, it.kv_head, 0);
