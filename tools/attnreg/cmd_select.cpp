@@ -36,13 +36,15 @@ nlohmann::json to_json(const Platform& p) {
 
 struct SelectOptions {
   LayerOptions layer;
+  bool attention_free = false;
   bool json = false;
 };
 
 // Prints the selection; when nothing can be selected, prints every candidate
 // with its reasons first and then lets the ValueError end the command.
 void run_select(const SelectOptions& o) {
-  const AttentionConfig config = to_config(o.layer);
+  AttentionConfig config = to_config(o.layer);
+  config.has_attention = !o.attention_free;
   const Platform platform = to_platform(o.layer);
   const auto requested = requested_backend(o.layer);
   try {
@@ -80,6 +82,7 @@ void add_select_command(CLI::App& app) {
   auto opts = std::make_shared<SelectOptions>();
   add_layer_options(*cmd, opts->layer, /*shape_required=*/true,
                     "cpu or cuda (default: the detected platform)");
+  cmd->add_flag("--attention-free", opts->attention_free, "The model has no attention layers (NO_ATTENTION)");
   cmd->add_flag("--json", opts->json, "Print the selection as JSON");
   cmd->callback([opts] { run_select(*opts); });
 }

@@ -18,8 +18,9 @@ Selection select_for_host_run(const LayerOptions& options) {
     std::vector<std::string_view> names;
     for (const auto d : devices) names.push_back(to_string(d));
     throw ValueError(fmt::format(
-        "{} runs on {} memory, but this command builds its batch in host (cpu) memory; run it with a backend "
-        "that supports cpu (e.g. --backend CPU_ATTN), and test CUDA backends with their plugin's own tests",
+        "{} runs on {} memory, but this command builds its batch in host (cpu) memory: use a backend that "
+        "supports cpu (e.g. --backend CPU_ATTN). Device runs are done by the CUDA plugin's own runners "
+        "(FLASH_ATTN: the attnreg_flash_attn_tests suite and bench/flash_attn/)",
         s.chosen.name(), fmt::join(names, ", ")));
   }
   return s;

@@ -16,7 +16,8 @@ namespace attnreg::cli {
 /// the request, on --device (default cpu rather than the detected platform:
 /// the batch lives in host memory). Throws the selector's ValueError when the
 /// backend does not fit, and ValueError when it does not run on the CPU
-/// (CUDA backends are driven by their plugin's own tests and runner).
+/// (CUDA backends are driven by their plugin's own runners, which own the
+/// device copies).
 Selection select_for_host_run(const LayerOptions& options);
 
 /// A BatchSpec with the layer flags filled in (shape, dtypes, block size,
