@@ -19,6 +19,12 @@ class MacroBackend final : public attnreg::AttentionBackend {
   std::string_view get_name() const override { return "MACRO"; }
 };
 
+template <class T>
+class TemplateBackend final : public attnreg::AttentionBackend {
+ public:
+  std::string_view get_name() const override { return "TEMPLATE"; }
+};
+
 }  // namespace regtest::deco::inner
 
 class TopLevelBackend final : public attnreg::AttentionBackend {
@@ -63,6 +69,18 @@ TEST_F(RegistryDecorator, MambaFormWritesOnlyTheMambaTable) {
 TEST_F(RegistryDecorator, ResolveClassFindsTheDecoratedClassByItsPath) {
   register_backend<regtest::deco::inner::NestedBackend>(AttentionBackendEnum::CUSTOM);
   EXPECT_EQ(&resolve_class("regtest.deco.inner.NestedBackend"), &AttentionBackendEnum::CUSTOM.get_class());
+}
+
+TEST_F(RegistryDecorator, AClassWhoseNameIsNoPathIsRefusedAndChangesNothing) {
+  // A template's qualified name ("...TemplateBackend<int>") is not a dotted path.
+  const std::string message = test::message_of<ValueError>(
+      [] { register_backend<regtest::deco::inner::TemplateBackend<int>>(AttentionBackendEnum::CUSTOM); });
+  EXPECT_EQ(
+      message,
+      "Invalid class path 'regtest.deco.inner.TemplateBackend<int>': component 'TemplateBackend<int>' is "
+      "not an identifier (character '<' is not a letter, digit or '_'). Expected dotted identifiers such "
+      "as 'my.module.MyBackend'");
+  EXPECT_FALSE(AttentionBackendEnum::CUSTOM.is_overridden());
 }
 
 TEST(RegistryMacro, RegisteredAtLoadTime) {
