@@ -87,6 +87,7 @@ void bind_config(nb::module_& m) {
           nb::arg("use_non_causal") = false, nb::arg("use_batch_invariant") = false, nb::arg("num_heads") = 0,
           nb::arg("num_kv_heads") = 0, nb::arg("sliding_window") = nb::none(),
           nb::arg("logits_soft_cap") = 0.0f, nb::arg("has_alibi") = false, nb::arg("has_attention") = true)
+      .def("__copy__", [](const AttentionConfig& c) { return c; })
       .def_rw("head_size", &AttentionConfig::head_size)
       .def_prop_rw(
           "dtype", [](const AttentionConfig& c) { return std::string(to_string(c.dtype)); },

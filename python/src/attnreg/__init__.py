@@ -10,6 +10,8 @@ Thread safety: every function here may be called from any thread; see
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
@@ -81,22 +83,51 @@ class Selection:
     platform: Platform
     config: AttentionConfig
     candidates: list[Candidate]
-    backend: AttentionBackend  # the chosen member's class (respects overrides)
+    backend: Any  # the chosen member's class (respects overrides): C++ AttentionBackend or Python class
     explanation: str  # platform, configuration, choice and candidate table
 
 
-def _candidate(report: Any) -> Candidate:
+_NOT_AVAILABLE = "not available: No module named "
+
+
+def _candidate(report: Any, config: AttentionConfig, platform: Platform) -> Candidate:
+    """The C++ verdict, or, for a class only Python has, the Python class's own.
+
+    The C++ selector cannot import a Python class, so it reports such a
+    candidate as "not available"; here its class is resolved through
+    attnreg.registry and judged by its validate_configuration(config) (the
+    config carrying the platform's device, as the C++ selector does).
+    """
+    member = AttentionBackendEnum[report.member]
+    reasons = list(report.reasons)
+    valid = report.valid
+    if not valid and len(reasons) == 1 and reasons[0].startswith(_NOT_AVAILABLE):
+        try:
+            cls = member.get_class()
+        except ImportError:
+            cls = None
+        if cls is not None:
+            reasons = _python_reasons(cls, config, platform)
+            valid = not reasons
     return Candidate(
-        member=AttentionBackendEnum[report.member],
+        member=member,
         path=report.path,
         origin=report.origin,
-        valid=report.valid,
+        valid=valid,
         selected=report.selected,
-        reasons=list(report.reasons),
-        verdict=report.verdict,
+        reasons=reasons,
+        verdict=report.verdict if valid == report.valid else ("valid" if valid else "not valid"),
     )
 
 
+def _python_reasons(cls: Any, config: AttentionConfig, platform: Platform) -> list[str]:
+    validate = getattr(cls, "validate_configuration", None)
+    if validate is None:
+        return [f"{cls.__module__}.{cls.__qualname__} has no validate_configuration(config)"]
+    judged = copy.copy(config)
+    judged.device = platform.device
+    judged.device_capability = platform.capability
+    return [str(r) for r in validate(judged)]
 def _request_name(requested: Any) -> str | None:
     if requested is None:
         return None
@@ -114,19 +145,60 @@ def select_backend(
 
     requested (a member or its name) is chosen if valid; without it the
     environment variable ATTNREG_ATTENTION_BACKEND, then the platform's
-    priority list. Raises ValueError with vLLM's text when the request, or
-    every candidate, is not valid.
+    priority list. A candidate whose class is a Python class (registered with
+    the decorator or importable) is judged by its validate_configuration.
+    Raises ValueError with vLLM's text when the request, or every candidate,
+    is not valid.
     """
     platform = Platform.cpu() if platform is None else platform
-    s = _core.select_backend(config, platform, _request_name(requested))
+    try:
+        s = _core.select_backend(config, platform, _request_name(requested))
+    except ValueError:
+        # Perhaps a candidate is a Python class, which only Python can judge.
+        chosen = _select_python(config, platform, requested)
+        if chosen is None:
+            raise
+        return chosen
     return Selection(
         chosen=AttentionBackendEnum[s.chosen],
         origin=s.origin,
         platform=s.platform,
         config=s.config,
-        candidates=[_candidate(c) for c in s.candidates],
+        candidates=[_candidate(c, config, platform) for c in s.candidates],
         backend=s.backend(),
         explanation=s.explain(),
+    )
+
+
+def _select_python(config: AttentionConfig, platform: Platform, requested: Any) -> Selection | None:
+    """select_backend's rule over candidates judged in Python, or None when no Python class decides."""
+    candidates = judge_candidates(config, platform, requested)
+    first = candidates[0] if candidates else None
+    if first is not None and first.origin in ("requested", "env"):
+        if not first.valid:
+            if first.reasons and first.reasons[0].startswith(_NOT_AVAILABLE):
+                return None  # the C++ verdict stands
+            raise ValueError(
+                f"Selected backend {first.member} is not valid for this configuration. Reason: {first.reasons}"
+            )
+        pick = first
+    else:
+        pick = next((c for c in candidates if c.valid), None)
+        if pick is None:
+            return None
+    judged = [dataclasses.replace(c, selected=c is pick, verdict="selected" if c is pick else c.verdict)
+              for c in candidates]
+    lines = [f"platform: {platform.name}", f"chosen: {pick.member.name} ({pick.origin}), a Python class"]
+    lines += [f"{'*' if c.selected else ' '} {c.member.name} [{c.origin}] {c.verdict} {c.path}"
+              + "".join(f"\n    - {r}" for r in c.reasons) for c in judged]
+    return Selection(
+        chosen=pick.member,
+        origin=pick.origin,
+        platform=platform,
+        config=config,
+        candidates=judged,
+        backend=pick.member.get_class(),
+        explanation="\n".join(lines),
     )
 
 
@@ -140,4 +212,5 @@ def judge_candidates(
     Never raises for invalid candidates, so a caller can show why nothing fits.
     """
     platform = Platform.cpu() if platform is None else platform
-    return [_candidate(c) for c in _core.judge_candidates(config, platform, _request_name(requested))]
+    reports = _core.judge_candidates(config, platform, _request_name(requested))
+    return [_candidate(c, config, platform) for c in reports]
