@@ -353,6 +353,36 @@ TEST_F(ForwardArgsTest, SlotMapping) {
             "gives that position with block_size 4");
 }
 
+TEST_F(ForwardArgsTest, EmptyBatch) {
+  for (MutableTensor* t : {&query, &output}) t->set_shape({0, 4, 8});
+  for (MutableTensor* t : {&key, &value}) t->set_shape({0, 2, 8});
+  qsl.set_shape({1});
+  seq_lens.set_shape({0});
+  table.set_shape({0, 5});
+  slots.set_shape({0});
+  const ForwardArgs a = validate();
+  EXPECT_EQ(a.num_tokens, 0);
+  EXPECT_EQ(a.num_reqs, 0);
+  EXPECT_TRUE(a.index_ranges_checked);
+}
+
+// vLLM's query, key and value are often views of one fused QKV projection:
+// overlapping, strided inputs are fine (only the output must stand alone).
+TEST_F(ForwardArgsTest, PackedQkvViews) {
+  std::vector<float> qkv(10 * (4 + 2 + 2) * 8);
+  query->data = qkv.data();
+  key->data = qkv.data() + 4 * 8;
+  value->data = qkv.data() + 6 * 8;
+  query.set_strides({64, 8, 1});
+  key.set_strides({64, 8, 1});
+  value.set_strides({64, 8, 1});
+  EXPECT_NO_THROW(validate());
+  output->data = qkv.data() + 8;
+  EXPECT_EQ(
+      error(),
+      "output: overlaps query in memory; expected a separate buffer (in-place attention is not supported)");
+}
+
 class Fp8ForwardArgsTest : public ForwardArgsTest {
  protected:
   static BatchSpec spec() {

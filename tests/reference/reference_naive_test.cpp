@@ -12,9 +12,11 @@
 #include <attnreg/synthetic_batch.hpp>
 #include <attnreg/tensor.hpp>
 #include <cmath>
+#include <cstring>
 #include <functional>
 #include <limits>
 #include <string>
+#include <tuple>
 #include <vector>
 
 namespace attnreg {
@@ -140,6 +142,36 @@ TEST_P(ReferenceVsNaive, Agree) {
     max_err = std::max(max_err, std::abs(ref[i] - naive[i]));
   }
   EXPECT_LT(max_err, 1e-12);
+}
+
+// The reference reads strided inputs: query, key and value as views of one
+// packed [T, H + 2 Hkv, D] buffer give exactly the contiguous result.
+TEST(ReferenceStrided, PackedQkvViewsGiveTheSameResult) {
+  BatchSpec spec = base_spec();
+  spec.dtype = ScalarType::BFloat16;
+  SyntheticBatch batch(spec);
+  const std::int64_t T = batch.num_tokens(), H = spec.num_heads, Hkv = spec.num_kv_heads, D = spec.head_size;
+  const std::int64_t width = (H + 2 * Hkv) * D;
+  std::vector<std::uint16_t> packed(T * width);
+  std::array<std::int64_t, 3> q_shape{T, H, D}, kv_shape{T, Hkv, D}, strides{width, D, 1};
+  DLTensor q{packed.data(), {kDLCPU, 0}, 3, to_dlpack(spec.dtype), q_shape.data(), strides.data(), 0};
+  DLTensor k = q, v = q;
+  k.shape = v.shape = kv_shape.data();
+  k.byte_offset = H * D * 2;
+  v.byte_offset = (H + Hkv) * D * 2;
+  for (std::int64_t t = 0; t < T; ++t)
+    for (const auto& [dst, src, heads] :
+         {std::tuple{&q, &batch.query(), H}, std::tuple{&k, &batch.key(), Hkv},
+          std::tuple{&v, &batch.value(), Hkv}})
+      for (std::int64_t h = 0; h < heads; ++h)
+        for (std::int64_t d = 0; d < D; ++d) {
+          const std::vector<std::int64_t> index{t, h, d};
+          std::memcpy(tensor::element_address(*dst, index), tensor::element_address(*src, index), 2);
+        }
+  std::vector<double> out(T * H * D);
+  reference::forward(batch.params(), q, k, v, batch.kv_cache(), batch.metadata(), batch.output(), out);
+  batch.reset_cache();
+  EXPECT_EQ(out, batch.reference_output());
 }
 
 INSTANTIATE_TEST_SUITE_P(
