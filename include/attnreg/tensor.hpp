@@ -96,6 +96,7 @@ struct TensorView {
   static constexpr int kMaxDims = 6;
   std::byte* data = nullptr;  ///< address of element [0, ..., 0] (byte_offset applied)
   ScalarType dtype = ScalarType::Float32;
+  int element_bytes = 4;  ///< element_size(dtype), kept here so at() stays inline in hot loops
   int ndim = 0;
   std::array<std::int64_t, kMaxDims> shape{};
   std::array<std::int64_t, kMaxDims> strides{};  ///< in elements
@@ -110,7 +111,7 @@ struct TensorView {
     const std::int64_t idx[] = {static_cast<std::int64_t>(index)...};
     std::int64_t offset = 0;
     for (std::size_t d = 0; d < sizeof...(I); ++d) offset += idx[d] * strides[d];
-    return data + offset * element_size(dtype);
+    return data + offset * element_bytes;
   }
   /// Typed pointer to the element at the given indices.
   template <class T, class... I>

@@ -145,6 +145,7 @@ TensorView TensorView::of(const DLTensor& t, ScalarType dtype) {
   TensorView v;
   v.data = element_address(t, {});
   v.dtype = dtype;
+  v.element_bytes = element_size(dtype);
   v.ndim = t.ndim;
   for (int d = 0; d < t.ndim; ++d) {
     v.shape[d] = t.shape[d];

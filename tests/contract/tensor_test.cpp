@@ -73,6 +73,9 @@ TEST(Tensor, ElementAddressUsesStridesAndByteOffset) {
   EXPECT_EQ(view.at(1, 2, 3), element_address(f.t, index));
   EXPECT_EQ(view.ptr<float>(0, 0, 0), f.data.data() + 1);
   EXPECT_EQ(view.ndim, 3);
+  EXPECT_EQ(view.element_bytes, 4);
+  EXPECT_EQ(TensorView::of(f.t, ScalarType::BFloat16).at(0, 0, 1),
+            reinterpret_cast<std::byte*>(f.data.data()) + 4 + 6 * 2);
   EXPECT_EQ(view.shape[1], 3);
 }
 
