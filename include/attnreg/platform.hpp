@@ -38,4 +38,8 @@ struct Platform {
   static Platform detect();
 };
 
+/// "cpu (cpu)", "NVIDIA H100 80GB HBM3 (cuda, capability 9.0)".
+/// Thread safety: pure, may be called from any thread.
+std::string to_string(const Platform& platform);
+
 }  // namespace attnreg

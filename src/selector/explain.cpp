@@ -33,12 +33,9 @@ std::string config_repr(const AttentionConfig& c) {
 }
 
 std::string Selection::explain() const {
-  std::string out =
-      fmt::format("platform: {} ({}{})\n", platform.name, to_string(platform.device),
-                  platform.capability ? ", capability " + capability_str(platform.capability) : "");
+  std::string out = fmt::format("platform: {}\n", to_string(platform));
   out += fmt::format("config:   {}\n", config_repr(config));
   out += fmt::format("selected: {} (from {})\n\n", chosen.name(), to_string(origin));
-
   return out + candidates_table(candidates);
 }
 

@@ -61,6 +61,12 @@ Platform Platform::cuda(DeviceCapability capability) {
                   fmt::format("simulated cuda {}.{}", capability.major, capability.minor)};
 }
 
+std::string to_string(const Platform& p) {
+  if (!p.capability) return fmt::format("{} ({})", p.name, to_string(p.device));
+  return fmt::format("{} ({}, capability {}.{})", p.name, to_string(p.device), p.capability->major,
+                     p.capability->minor);
+}
+
 Platform Platform::detect() {
   static const Platform detected = detail::probe_cuda_driver("libcuda.so.1").value_or(Platform::cpu());
   return detected;

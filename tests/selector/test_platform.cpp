@@ -26,6 +26,11 @@ TEST(Platform, SimulatedCudaCarriesItsCapability) {
   EXPECT_EQ(p.name, "simulated cuda 9.0");
 }
 
+TEST(Platform, DescribesItselfWithCapabilityWhereItHasOne) {
+  EXPECT_EQ(attnreg::to_string(Platform::cpu()), "cpu (cpu)");
+  EXPECT_EQ(attnreg::to_string(Platform::cuda({10, 0})), "simulated cuda 10.0 (cuda, capability 10.0)");
+}
+
 TEST(Platform, ProbeWithoutDriverLibraryFindsNoDevice) {
   EXPECT_FALSE(attnreg::detail::probe_cuda_driver("libattnreg-no-such-driver.so.1").has_value());
 }

@@ -66,8 +66,7 @@ void run_select(const SelectOptions& o) {
                                   {"candidates", to_json(candidates)}};
       fmt::print("{}\n", out.dump(2));
     } else {
-      fmt::print("platform: {} ({})\nselected: none\n\n{}", platform.name, to_string(platform.device),
-                 candidates_table(candidates));
+      fmt::print("platform: {}\nselected: none\n\n{}", to_string(platform), candidates_table(candidates));
     }
     std::fflush(stdout);  // the table first, then main's error line on stderr
     throw;
