@@ -11,7 +11,9 @@
 // never-freed path, so a reader sees either the old or the new path, never a
 // torn one, and never waits for a writer. Each write (register_backend,
 // clear_override) is one atomic store of such a pointer, so concurrent writes
-// to a member are ordered by that atomic: the last one wins.
+// to a member are ordered by that atomic: the last one wins. The one
+// exception to "no lock": the first get_class() for a path resolves it
+// through the import system (its lock); later calls are lock-free.
 #pragma once
 
 #include <attnreg/backend.hpp>
