@@ -167,3 +167,31 @@ def test_tensor_on_another_device_is_refused(cpu_backend):
         impl_for(cpu_backend, b).forward(query, b.key, b.value, b.kv_cache, metadata_of(b), output)
     assert str(e.value) == "query: expected a cpu tensor (kDLCPU or kDLCUDAHost), got cuda:0"
     assert np.isnan(output).all()
+
+
+def test_forward_from_several_threads(cpu_backend):
+    # forward releases the GIL; each thread runs its own impl on its own batch.
+    import threading
+
+    rng = np.random.default_rng()
+    batches = [make_batch(np.random.default_rng(rng.integers(1 << 32))) for _ in range(4)]
+    outputs = [np.full(b.query.shape, np.nan, dtype=np.float32) for b in batches]
+    expected = [reference_output(b) for b in batches]
+    errors: list[BaseException] = []
+
+    def run(i: int) -> None:
+        try:
+            b = batches[i]
+            for _ in range(5):
+                impl_for(cpu_backend, b).forward(b.query, b.key, b.value, b.kv_cache.copy(), metadata_of(b), outputs[i])
+        except BaseException as e:  # reported below, with the thread's index
+            errors.append(e)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(batches))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    for out, ref in zip(outputs, expected):
+        np.testing.assert_allclose(out, ref, rtol=2e-5, atol=2e-5)
