@@ -6,7 +6,14 @@ import logging
 
 import pytest
 
-from attnreg import AttentionBackend, _core
+from attnreg import (
+    AttentionBackend,
+    _core,
+    available_modules,
+    plugin_install_dir,
+    plugin_search_path,
+    resolve_class,
+)
 from attnreg import registry as registry_module
 
 
@@ -186,3 +193,30 @@ def test_legacy_backend_name_to_enum(reg):
     assert reg.backend_name_to_enum("FLASHINFER_VLLM_V1") is reg.AttentionBackendEnum.FLASHINFER
     assert reg.backend_name_to_enum("NO_ATTENTION") is reg.AttentionBackendEnum.NO_ATTENTION
     assert reg.backend_name_to_enum("OUT_OF_TREE") is None
+
+
+def test_cpp_module_without_the_class_raises_import_error(reg):
+    reg.register_backend(reg.AttentionBackendEnum.CUSTOM, "attnreg.backends.cpu_attn.NoSuchBackend")
+    with pytest.raises(ImportError) as e:
+        reg.AttentionBackendEnum.CUSTOM.get_class()
+    assert type(e.value) is ImportError  # the module exists: not ModuleNotFoundError
+    text = str(e.value)
+    assert text.startswith(
+        "Cannot import 'attnreg.backends.cpu_attn.NoSuchBackend': module 'attnreg.backends.cpu_attn' (file '"
+    )
+    assert text.endswith("has no class 'NoSuchBackend'; it provides: CPUAttentionBackend, TorchSDPABackend")
+
+
+def test_resolve_class_of_a_malformed_path_raises_value_error():
+    with pytest.raises(ValueError) as e:
+        resolve_class("a..b")
+    assert str(e.value) == (
+        "Invalid class path 'a..b': empty component at offset 2 ('..'). "
+        "Expected dotted identifiers such as 'my.module.MyBackend'"
+    )
+
+
+def test_plugin_directory_is_next_to_the_core():
+    assert plugin_install_dir().endswith("/attnreg/plugins")
+    assert plugin_install_dir() in plugin_search_path()
+    assert {"attnreg.backends.cpu_attn", "attnreg.backends.no_attention"} <= set(available_modules())
