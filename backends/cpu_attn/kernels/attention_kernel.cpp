@@ -87,24 +87,36 @@ HWY_INLINE void ProcessRows(const ItemContext& c, ThreadScratch& s, const std::i
     acc[r] = s.acc.data() + static_cast<std::ptrdiff_t>(rows[r]) * Dh;
     sc[r] = s.scores.data() + r * kTileKeys;
   }
-  // ---- S = Q K^T for the tile; two accumulator sets shorten the FMA chains ----
-  for (int j = 0; j < nk; ++j) {
-    const float* HWY_RESTRICT k = s.k_rows[j];
+  // ---- S = Q K^T for the tile: two keys at a time, so each query vector
+  // load feeds two FMAs (6 loads per 8 FMAs with four rows) ----
+  int j = 0;
+  for (; j + 2 <= nk; j += 2) {
+    const float* HWY_RESTRICT k0p = s.k_rows[j];
+    const float* HWY_RESTRICT k1p = s.k_rows[j + 1];
     VF s0[NR], s1[NR];
     for (int r = 0; r < NR; ++r) s0[r] = s1[r] = hn::Zero(d);
-    int i = 0;
-    for (; i + 2 * N <= Dh; i += 2 * N) {
-      const VF k0 = hn::LoadU(d, k + i), k1 = hn::LoadU(d, k + i + N);
+    for (int i = 0; i < Dh; i += N) {
+      const VF k0 = hn::LoadU(d, k0p + i), k1 = hn::LoadU(d, k1p + i);
       for (int r = 0; r < NR; ++r) {
-        s0[r] = hn::MulAdd(hn::LoadU(d, q[r] + i), k0, s0[r]);
-        s1[r] = hn::MulAdd(hn::LoadU(d, q[r] + i + N), k1, s1[r]);
+        const VF qv = hn::LoadU(d, q[r] + i);
+        s0[r] = hn::MulAdd(qv, k0, s0[r]);
+        s1[r] = hn::MulAdd(qv, k1, s1[r]);
       }
     }
-    for (; i < Dh; i += N) {
-      const VF k0 = hn::LoadU(d, k + i);
+    for (int r = 0; r < NR; ++r) {
+      sc[r][j] = hn::GetLane(hn::SumOfLanes(d, s0[r]));
+      sc[r][j + 1] = hn::GetLane(hn::SumOfLanes(d, s1[r]));
+    }
+  }
+  if (j < nk) {  // odd tile: the last key alone
+    const float* HWY_RESTRICT kp = s.k_rows[j];
+    VF s0[NR];
+    for (int r = 0; r < NR; ++r) s0[r] = hn::Zero(d);
+    for (int i = 0; i < Dh; i += N) {
+      const VF k0 = hn::LoadU(d, kp + i);
       for (int r = 0; r < NR; ++r) s0[r] = hn::MulAdd(hn::LoadU(d, q[r] + i), k0, s0[r]);
     }
-    for (int r = 0; r < NR; ++r) sc[r][j] = hn::GetLane(hn::SumOfLanes(d, hn::Add(s0[r], s1[r])));
+    for (int r = 0; r < NR; ++r) sc[r][j] = hn::GetLane(hn::SumOfLanes(d, s0[r]));
   }
   // ---- soft-cap, ALiBi, mask; online softmax ----
   float alpha[NR];
@@ -119,13 +131,13 @@ HWY_INLINE void ProcessRows(const ItemContext& c, ThreadScratch& s, const std::i
     const VF vlo = hn::Set(d, lo), vhi = hn::Set(d, hi), vpos = hn::Set(d, pos);
     const VF slope = hn::Set(d, a.alibi_slopes ? a.alibi_slopes[head] : 0.0f);
     VF vmax = hn::Set(d, kNegInf);
-    for (int j = 0; j < nk; j += N) {
-      VF x = hn::LoadU(d, sc[r] + j);
+    for (int jv = 0; jv < nk; jv += N) {
+      VF x = hn::LoadU(d, sc[r] + jv);
       if (cap > 0.0f) x = hn::Mul(hn::Set(d, cap), hn::Tanh(d, hn::Mul(x, hn::Set(d, 1.0f / cap))));
-      const VF kpos = hn::Iota(d, static_cast<float>(key0 + j));
+      const VF kpos = hn::Iota(d, static_cast<float>(key0 + jv));
       if (a.alibi_slopes) x = hn::MulAdd(slope, hn::Sub(kpos, vpos), x);
       x = hn::IfThenElse(hn::And(hn::Ge(kpos, vlo), hn::Lt(kpos, vhi)), x, hn::Set(d, kNegInf));
-      hn::StoreU(x, d, sc[r] + j);
+      hn::StoreU(x, d, sc[r] + jv);
       vmax = hn::Max(vmax, x);
     }
     const float m_old = s.m[row];
@@ -133,24 +145,46 @@ HWY_INLINE void ProcessRows(const ItemContext& c, ThreadScratch& s, const std::i
     alpha[r] = std::exp(m_old - m_new);  // 0 for the first tile (m_old = -inf)
     const VF vm = hn::Set(d, m_new);
     VF vsum = hn::Zero(d);
-    for (int j = 0; j < nk; j += N) {
-      const VF x = hn::LoadU(d, sc[r] + j);
+    for (int jv = 0; jv < nk; jv += N) {
+      const VF x = hn::LoadU(d, sc[r] + jv);
       // Clamping keeps Exp's argument in its valid range; masked keys get 0.
       const VF p = hn::IfThenElseZero(hn::Gt(x, hn::Set(d, kNegInf)),
                                       hn::Exp(d, hn::Max(hn::Sub(x, vm), hn::Set(d, -87.0f))));
-      hn::StoreU(p, d, sc[r] + j);
+      hn::StoreU(p, d, sc[r] + jv);
       vsum = hn::Add(vsum, p);
     }
     s.l[row] = s.l[row] * alpha[r] + hn::GetLane(hn::SumOfLanes(d, vsum));
     s.m[row] = m_new;
   }
-  // ---- O = alpha O + P V ----
-  for (int i = 0; i < Dh; i += N) {
+  // ---- O = alpha O + P V: two head-dim vectors at a time, so each
+  // broadcast probability feeds two FMAs (6 loads per 8 FMAs with four rows) ----
+  int i = 0;
+  for (; i + 2 * N <= Dh; i += 2 * N) {
+    VF o0[NR], o1[NR];
+    for (int r = 0; r < NR; ++r) {
+      const VF al = hn::Set(d, alpha[r]);
+      o0[r] = hn::Mul(hn::LoadU(d, acc[r] + i), al);
+      o1[r] = hn::Mul(hn::LoadU(d, acc[r] + i + N), al);
+    }
+    for (int jj = 0; jj < nk; ++jj) {
+      const VF v0 = hn::LoadU(d, s.v_rows[jj] + i), v1 = hn::LoadU(d, s.v_rows[jj] + i + N);
+      for (int r = 0; r < NR; ++r) {
+        const VF p = hn::Set(d, sc[r][jj]);
+        o0[r] = hn::MulAdd(p, v0, o0[r]);
+        o1[r] = hn::MulAdd(p, v1, o1[r]);
+      }
+    }
+    for (int r = 0; r < NR; ++r) {
+      hn::StoreU(o0[r], d, acc[r] + i);
+      hn::StoreU(o1[r], d, acc[r] + i + N);
+    }
+  }
+  for (; i < Dh; i += N) {  // an odd number of vectors (e.g. D = 48 with 16 lanes)
     VF o[NR];
     for (int r = 0; r < NR; ++r) o[r] = hn::Mul(hn::LoadU(d, acc[r] + i), hn::Set(d, alpha[r]));
-    for (int j = 0; j < nk; ++j) {
-      const VF v = hn::LoadU(d, s.v_rows[j] + i);
-      for (int r = 0; r < NR; ++r) o[r] = hn::MulAdd(hn::Set(d, sc[r][j]), v, o[r]);
+    for (int jj = 0; jj < nk; ++jj) {
+      const VF v = hn::LoadU(d, s.v_rows[jj] + i);
+      for (int r = 0; r < NR; ++r) o[r] = hn::MulAdd(hn::Set(d, sc[r][jj]), v, o[r]);
     }
     for (int r = 0; r < NR; ++r) hn::StoreU(o[r], d, acc[r] + i);
   }
