@@ -5,11 +5,14 @@
 #include "cmd_run.hpp"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <attnreg/reference.hpp>
 #include <attnreg/selector.hpp>
 #include <attnreg/synthetic_batch.hpp>
 #include <memory>
+#include <string>
+#include <vector>
 
 #include "host_run.hpp"
 #include "layer_options.hpp"
@@ -73,10 +76,12 @@ void run(const RunOptions& o) {
 
   fmt::print("backend:  {} ({}) [{}] on {}\n", s.chosen.name(), s.chosen.get_path(), to_string(s.origin),
              s.platform.name);
-  fmt::print(
-      "batch:    {} prefill request(s) of {} cached + {} new tokens, {} decode(s) of {} cached + 1 = {} "
-      "tokens\n",
-      o.batch, o.context_len, o.query_len, o.decode, o.context_len, batch.num_tokens());
+  std::vector<std::string> parts;
+  if (o.batch > 0)
+    parts.push_back(
+        fmt::format("{} prefill(s) of {} cached + {} new tokens", o.batch, o.context_len, o.query_len));
+  if (o.decode > 0) parts.push_back(fmt::format("{} decode(s) of {} cached + 1", o.decode, o.context_len));
+  fmt::print("batch:    {} = {} tokens\n", fmt::join(parts, ", "), batch.num_tokens());
   fmt::print("layer:    heads {}/{} (query/kv), head size {}, {}, kv cache {}, block size {}{}{}{}\n",
              spec.num_heads, spec.num_kv_heads, spec.head_size, to_string(spec.dtype), spec.kv_cache_dtype,
              spec.block_size,
