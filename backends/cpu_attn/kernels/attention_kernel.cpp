@@ -387,6 +387,7 @@ void plan(const KernelArgs& a, Workspace& ws, int threads) {
           const auto want = static_cast<int>((4 * threads + base - 1) / base);
           splits = std::max(1, std::min(want, (khi - klo) / kMinSplitKeys));
         }
+        if (n * group <= 8) splits = std::max(splits, (khi - klo) / kLocalityChunkKeys);
         const int chunk = ((khi - klo + splits - 1) / splits + kTileKeys - 1) / kTileKeys * kTileKeys;
         if (splits > 1) ws.merge_groups.push_back(static_cast<std::int32_t>(ws.items.size()));
         const int first_item = static_cast<int>(ws.items.size());
@@ -415,6 +416,14 @@ void plan(const KernelArgs& a, Workspace& ws, int threads) {
       }
     }
   }
+  ws.order.resize(ws.items.size());
+  for (std::size_t i = 0; i < ws.order.size(); ++i) ws.order[i] = static_cast<std::int32_t>(i);
+  std::sort(ws.order.begin(), ws.order.end(), [&](std::int32_t x, std::int32_t y) {
+    const WorkItem &a_ = ws.items[x], &b_ = ws.items[y];
+    if (a_.req != b_.req) return a_.req < b_.req;
+    if (a_.key_begin != b_.key_begin) return a_.key_begin < b_.key_begin;
+    return x < y;  // same range: KV heads (and query blocks) in creation order
+  });
   if (static_cast<std::int64_t>(ws.partials.size()) < partial_floats)
     ws.partials.resize(static_cast<std::size_t>(partial_floats));
 }
@@ -460,7 +469,8 @@ void run_attention(const KernelArgs& args, Workspace& ws) {
   {
     ThreadScratch& scratch = ws.threads[static_cast<std::size_t>(omp_get_thread_num())];
 #pragma omp for schedule(dynamic, 1)
-    for (std::int64_t i = 0; i < num_items; ++i) process(args, ws.items[i], scratch, ws.partials.data());
+    for (std::int64_t i = 0; i < num_items; ++i)
+      process(args, ws.items[ws.order[i]], scratch, ws.partials.data());
 #pragma omp for schedule(dynamic, 1)
     for (std::int64_t g = 0; g < num_groups; ++g)
       merge(args, ws.items.data() + ws.merge_groups[g], ws.partials.data());

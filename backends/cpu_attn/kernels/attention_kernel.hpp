@@ -24,6 +24,9 @@ inline constexpr int kTileKeys = 32;
 inline constexpr int kMaxItemRows = 64;
 /// A split of a long KV range gets at least this many keys, so merge costs stay small.
 inline constexpr int kMinSplitKeys = 512;
+/// Decode-like items (few rows) cut their keys into chunks of this many, so
+/// all KV heads of one chunk run close together in time (see Workspace::order).
+inline constexpr int kLocalityChunkKeys = 1024;
 
 /// Everything a forward call's attention reads, resolved from validated tensors.
 struct KernelArgs {
@@ -65,6 +68,10 @@ struct ThreadScratch {
 /// forward calls do not allocate.
 struct Workspace {
   std::vector<WorkItem> items;
+  /// Execution order of items: by request, then key range, then KV head, so
+  /// the threads walk one region of the cache (whose rows interleave the KV
+  /// heads) together instead of each head sweeping every page separately.
+  std::vector<std::int32_t> order;
   std::vector<std::int32_t> merge_groups;  ///< index of the first item of each split group
   std::vector<float> partials;             ///< per split: rows x (m, l, acc[D])
   std::vector<ThreadScratch> threads;
