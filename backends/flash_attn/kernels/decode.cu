@@ -1,5 +1,5 @@
 // Split-KV decode kernel: one CTA serves one query token of a request, up to
-// kHeadsPerCta query heads that share one KV head (GQA packing: each K/V row
+// heads_per_cta() query heads that share one KV head (GQA packing: each K/V row
 // is read once for all of them), and one split of the request's visible key
 // range, in tiles of kTile keys:
 //   1. scores: each thread owns one key of the tile and reads its whole K row
@@ -7,7 +7,8 @@
 //      in flight), dotting it with the query heads held in shared memory;
 //   2. softmax: one warp per head updates the running max and sum;
 //   3. values: threads own (8-element chunk, key group) pairs and accumulate
-//      p * V with 16-byte loads (8-byte for fp8), again all issued up front.
+//      p * V with 16-byte loads (8-byte for fp8), issued at the start of the
+//      tile together with the K loads.
 // Partial accumulators of the key groups are combined at the end. With one
 // split the CTA writes the output; with several it writes (acc, max, sum)
 // partials that merge_kernel combines with a log-sum-exp merge.
@@ -40,26 +41,26 @@ __device__ __forceinline__ void unpack8(const Raw8<kFp8>& raw, float scale, floa
   }
 }
 
-template <class T, bool kFp8, int D>
-__global__ void __launch_bounds__(kThreads) decode_kernel(KernelParams p, int num_splits, int dq) {
+template <class T, bool kFp8, int D, int HP>
+__global__ void __launch_bounds__(kThreads, (D <= 128 && HP == 4) ? 3 : 1)
+    decode_kernel(KernelParams p, int num_splits, int dq) {
   using C = CacheElem<T, kFp8>;
   using Raw = Raw8<kFp8>;
   constexpr int kChunks = D / 8;
   constexpr int kKeyGroups = kThreads / kChunks;  // value phase: threads per chunk column
   constexpr int kKeysPerGroup = (kTile + kKeyGroups - 1) / kKeyGroups;  // the last group may run short
   constexpr int kPiece = D <= 128 ? kChunks : 16;  // K chunks loaded together in the score phase
-  __shared__ __align__(16) float s_q[kHeadsPerCta][D];
-  __shared__ float s_p[kHeadsPerCta][kTile];
-  __shared__ float s_m[kHeadsPerCta], s_l[kHeadsPerCta], s_corr[kHeadsPerCta];
-  __shared__ int s_block[kTile];  // physical row offset of each key of the tile, -1 = masked
-  __shared__ float s_acc[kKeyGroups][kHeadsPerCta][D];
+  __shared__ __align__(16) float s_q[HP][D];
+  __shared__ float s_p[HP][kTile];
+  __shared__ float s_m[HP], s_l[HP], s_corr[HP];
+  __shared__ float s_acc[kKeyGroups][HP][D];
 
   const int split = blockIdx.x;
   const int group_size = p.num_heads / p.num_kv_heads;
-  const int head_chunks = (group_size + kHeadsPerCta - 1) / kHeadsPerCta;
+  const int head_chunks = (group_size + HP - 1) / HP;
   const int kvh = blockIdx.y / head_chunks;
-  const int h0 = kvh * group_size + (blockIdx.y % head_chunks) * kHeadsPerCta;
-  const int nh = min(kHeadsPerCta, kvh * group_size + group_size - h0);
+  const int h0 = kvh * group_size + (blockIdx.y % head_chunks) * HP;
+  const int nh = min(HP, kvh * group_size + group_size - h0);
   const int r = blockIdx.z / dq;
   const int qi = blockIdx.z % dq;
 
@@ -87,16 +88,16 @@ __global__ void __launch_bounds__(kThreads) decode_kernel(KernelParams p, int nu
 #pragma unroll
     for (int e = 0; e < 8; ++e) s_q[h][c * 8 + e] = f[e] * p.scale;
   }
-  if (threadIdx.x < kHeadsPerCta) {
+  if (threadIdx.x < HP) {
     s_m[threadIdx.x] = -INFINITY;
     s_l[threadIdx.x] = 0.0f;
   }
 
   const int vc = threadIdx.x % kChunks;  // value phase: chunk column
   const int vg = threadIdx.x / kChunks;  // value phase: key group (>= kKeyGroups: idle)
-  float acc[kHeadsPerCta][8];
+  float acc[HP][8];
 #pragma unroll
-  for (int h = 0; h < kHeadsPerCta; ++h)
+  for (int h = 0; h < HP; ++h)
 #pragma unroll
     for (int e = 0; e < 8; ++e) acc[h][e] = 0.0f;
 
@@ -113,11 +114,25 @@ __global__ void __launch_bounds__(kThreads) decode_kernel(KernelParams p, int nu
       const int pb = physical_block(p, bt_row, j / p.block_size);
       if (pb >= 0) off = pb * p.cache_stride_block + (j % p.block_size) * row_stride;
     }
-    __syncthreads();  // s_q written (first tile); s_p / s_block of the previous tile consumed
-    s_block[threadIdx.x] = off >= 0 ? 1 : 0;
-    float dot[kHeadsPerCta];
+    // V rows of this thread's value-phase keys, loaded now so they are in
+    // flight together with the K rows below.
+    Raw vraw[kKeysPerGroup];
 #pragma unroll
-    for (int h = 0; h < kHeadsPerCta; ++h) dot[h] = 0.0f;
+    for (int i = 0; i < kKeysPerGroup; ++i) {
+      const int kk = vg * kKeysPerGroup + i;
+      const int jj = t0 + kk;
+      vraw[i] = Raw{};
+      if (vg < kKeyGroups && kk < kTile && jj < hi) {
+        const int pb = physical_block(p, bt_row, jj / p.block_size);
+        if (pb >= 0)
+          vraw[i] = *reinterpret_cast<const Raw*>(vbase + pb * p.cache_stride_block +
+                                                  (jj % p.block_size) * row_stride + vc * 8);
+      }
+    }
+    __syncthreads();  // s_q written (first tile); s_p of the previous tile consumed
+    float dot[HP];
+#pragma unroll
+    for (int h = 0; h < HP; ++h) dot[h] = 0.0f;
     if (off >= 0) {
       const Raw* krow = reinterpret_cast<const Raw*>(kbase + off);
 #pragma unroll
@@ -130,7 +145,7 @@ __global__ void __launch_bounds__(kThreads) decode_kernel(KernelParams p, int nu
           float kf[8];
           unpack8<T, kFp8>(raw[c], p.k_scale, kf);
 #pragma unroll
-          for (int h = 0; h < kHeadsPerCta; ++h) {
+          for (int h = 0; h < HP; ++h) {
             if (h < nh) {
               const float4 qa = *reinterpret_cast<const float4*>(&s_q[h][(c0 + c) * 8]);
               const float4 qb = *reinterpret_cast<const float4*>(&s_q[h][(c0 + c) * 8 + 4]);
@@ -142,7 +157,7 @@ __global__ void __launch_bounds__(kThreads) decode_kernel(KernelParams p, int nu
       }
     }
 #pragma unroll
-    for (int h = 0; h < kHeadsPerCta; ++h)
+    for (int h = 0; h < HP; ++h)
       if (h < nh) s_p[h][threadIdx.x] = off >= 0 ? soft_cap(dot[h], p.softcap) : -INFINITY;
     __syncthreads();
 
@@ -182,30 +197,18 @@ __global__ void __launch_bounds__(kThreads) decode_kernel(KernelParams p, int nu
     // ---- values: thread = (chunk, key group) ----
     if (vg < kKeyGroups) {
 #pragma unroll
-      for (int h = 0; h < kHeadsPerCta; ++h) {
+      for (int h = 0; h < HP; ++h) {
         const float corr = h < nh ? s_corr[h] : 1.0f;
 #pragma unroll
         for (int e = 0; e < 8; ++e) acc[h][e] *= corr;
-      }
-      Raw raw[kKeysPerGroup];
-#pragma unroll
-      for (int i = 0; i < kKeysPerGroup; ++i) {
-        const int kk = vg * kKeysPerGroup + i;
-        const int jj = t0 + kk;
-        raw[i] = Raw{};
-        if (kk < kTile && jj < hi && s_block[kk]) {
-          const int pb = physical_block(p, bt_row, jj / p.block_size);
-          raw[i] = *reinterpret_cast<const Raw*>(vbase + pb * p.cache_stride_block +
-                                                 (jj % p.block_size) * row_stride + vc * 8);
-        }
       }
 #pragma unroll
       for (int i = 0; i < kKeysPerGroup; ++i) {
         const int kk = vg * kKeysPerGroup + i;
         float vf[8];
-        unpack8<T, kFp8>(raw[i], p.v_scale, vf);
+        unpack8<T, kFp8>(vraw[i], p.v_scale, vf);
 #pragma unroll
-        for (int h = 0; h < kHeadsPerCta; ++h) {
+        for (int h = 0; h < HP; ++h) {
           if (h < nh) {
             const float pr = kk < kTile ? s_p[h][kk] : 0.0f;
 #pragma unroll
@@ -219,7 +222,7 @@ __global__ void __launch_bounds__(kThreads) decode_kernel(KernelParams p, int nu
   __syncthreads();
   if (vg < kKeyGroups) {
 #pragma unroll
-    for (int h = 0; h < kHeadsPerCta; ++h)
+    for (int h = 0; h < HP; ++h)
       if (h < nh)
 #pragma unroll
         for (int e = 0; e < 8; ++e) s_acc[vg][h][vc * 8 + e] = acc[h][e];
@@ -280,10 +283,14 @@ __global__ void merge_kernel(KernelParams p, int num_splits, int dq) {
 template <class T, bool kFp8, int D>
 int launch_decode_typed(const KernelParams& p, int num_splits, int dq) {
   const int group_size = p.num_heads / p.num_kv_heads;
-  const int head_chunks = (group_size + kHeadsPerCta - 1) / kHeadsPerCta;
-  const dim3 grid(num_splits, p.num_kv_heads * head_chunks, p.num_reqs * dq);
+  const int hp = heads_per_cta(group_size);
+  const dim3 grid(num_splits, p.num_kv_heads * ((group_size + hp - 1) / hp), p.num_reqs * dq);
   auto s = static_cast<cudaStream_t>(p.stream);
-  decode_kernel<T, kFp8, D><<<grid, kThreads, 0, s>>>(p, num_splits, dq);
+  if (hp == 4) {
+    decode_kernel<T, kFp8, D, 4><<<grid, kThreads, 0, s>>>(p, num_splits, dq);
+  } else {
+    decode_kernel<T, kFp8, D, kHeadsPerCta><<<grid, kThreads, 0, s>>>(p, num_splits, dq);
+  }
   if (num_splits > 1) {
     merge_kernel<T, D><<<dim3(p.num_reqs * dq, p.num_heads), D, 0, s>>>(p, num_splits, dq);
   }
@@ -306,7 +313,40 @@ int launch_decode_d(const KernelParams& p, int num_splits, int dq) {
   }
 }
 
+template <class T, bool kFp8, int D>
+int ctas_per_sm_typed(const KernelParams& p) {
+  int n = 0;
+  if (heads_per_cta(p.num_heads / p.num_kv_heads) == 4) {
+    cudaOccupancyMaxActiveBlocksPerMultiprocessor(&n, decode_kernel<T, kFp8, D, 4>, kThreads, 0);
+  } else {
+    cudaOccupancyMaxActiveBlocksPerMultiprocessor(&n, decode_kernel<T, kFp8, D, kHeadsPerCta>, kThreads, 0);
+  }
+  return n;
+}
+
+template <class T, bool kFp8>
+int ctas_per_sm_d(const KernelParams& p) {
+  switch (p.head_size) {
+    case 64:
+      return ctas_per_sm_typed<T, kFp8, 64>(p);
+    case 96:
+      return ctas_per_sm_typed<T, kFp8, 96>(p);
+    case 128:
+      return ctas_per_sm_typed<T, kFp8, 128>(p);
+    case 256:
+      return ctas_per_sm_typed<T, kFp8, 256>(p);
+    default:
+      return 0;
+  }
+}
+
 }  // namespace
+
+int decode_ctas_per_sm(const KernelParams& p) {
+  if (p.dtype == Dtype::BFloat16)
+    return p.cache_fp8 ? ctas_per_sm_d<__nv_bfloat16, true>(p) : ctas_per_sm_d<__nv_bfloat16, false>(p);
+  return p.cache_fp8 ? ctas_per_sm_d<__half, true>(p) : ctas_per_sm_d<__half, false>(p);
+}
 
 int launch_decode(const KernelParams& p, int num_splits, int dq) {
   if (p.dtype == Dtype::BFloat16) {

@@ -6,12 +6,19 @@
 
 namespace attnreg::flash_attn {
 
-/// Query heads of one KV head a decode CTA serves together.
+/// Most query heads of one KV head a decode CTA serves together.
 inline constexpr int kHeadsPerCta = 8;
+
+/// Query heads per decode CTA for a GQA group size: 4 for groups up to 4
+/// (fewer registers, more CTAs per SM), else kHeadsPerCta.
+inline int heads_per_cta(int group_size) { return group_size <= 4 ? 4 : kHeadsPerCta; }
 
 /// Decode kernel (and split merge when num_splits > 1) for requests with
 /// query length <= kDecodeMaxQueryLen; dq = min(max_query_len, kDecodeMaxQueryLen).
 int launch_decode(const KernelParams& p, int num_splits, int dq);
+
+/// How many decode CTAs for p's shape fit on one SM at once (0 if unknown).
+int decode_ctas_per_sm(const KernelParams& p);
 
 /// Tensor-core prefill kernel for requests with query length > kDecodeMaxQueryLen.
 int launch_prefill(const KernelParams& p);

@@ -3,8 +3,9 @@
 // kernels are launched over every request and each CTA returns at once when
 // its request belongs to the other kernel (host-known bounds skip a launch
 // that cannot have work: no prefill launch when max_query_len is small).
-// The split-KV count is chosen from host-known sizes so the decode grid
-// covers the SMs about twice, bounded by the preallocated scratch.
+// The split-KV count is chosen from host-known sizes and the decode kernel's
+// occupancy so the last wave of CTAs is as full as possible (small batches
+// get many splits, large ones few), bounded by the preallocated scratch.
 #include <cuda_runtime.h>
 
 #include <algorithm>
@@ -16,23 +17,35 @@ namespace attnreg::flash_attn {
 
 namespace {
 constexpr int kMinKeysPerSplit = 256;  // below this a split costs more in merging than it saves
-constexpr int kWavesTarget = 2;
 constexpr int kMaxSplits = 64;
 }  // namespace
 
 int choose_num_splits(const KernelParams& p) {
   const int dq = std::min(p.max_query_len, kDecodeMaxQueryLen);
   const int group_size = p.num_heads / p.num_kv_heads;
-  const long long ctas = static_cast<long long>(p.num_reqs) * dq * p.num_kv_heads *
-                         ((group_size + kHeadsPerCta - 1) / kHeadsPerCta);
+  const int hp = heads_per_cta(group_size);
+  const long long ctas =
+      static_cast<long long>(p.num_reqs) * dq * p.num_kv_heads * ((group_size + hp - 1) / hp);
   if (ctas <= 0) return 1;
-  const long long target = static_cast<long long>(kWavesTarget) * p.num_sms;
-  long long splits = (target + ctas - 1) / ctas;
-  splits = std::min<long long>(splits, (p.max_seq_len + kMinKeysPerSplit - 1) / kMinKeysPerSplit);
-  splits = std::min<long long>(splits, kMaxSplits);
+  long long max_splits = (p.max_seq_len + kMinKeysPerSplit - 1) / kMinKeysPerSplit;
+  max_splits = std::min<long long>(max_splits, kMaxSplits);
   const long long per_split = static_cast<long long>(p.num_tokens) * p.num_heads * (p.head_size + 2);
-  if (per_split > 0) splits = std::min<long long>(splits, p.scratch_floats / per_split);
-  return static_cast<int>(std::max<long long>(splits, 1));
+  if (per_split > 0) max_splits = std::min<long long>(max_splits, p.scratch_floats / per_split);
+  // Resident CTA slots of the whole GPU; the split count that wastes the
+  // least of the last wave wins, fewer splits preferred unless clearly better.
+  const long long slots = static_cast<long long>(std::max(1, decode_ctas_per_sm(p))) * p.num_sms;
+  long long best = 1;
+  double best_eff = 0.0;
+  for (long long s = 1; s <= max_splits; ++s) {
+    const long long total = ctas * s;
+    const long long waves = (total + slots - 1) / slots;
+    const double eff = static_cast<double>(total) / static_cast<double>(waves * slots);
+    if (eff > best_eff + 0.05) {
+      best = s;
+      best_eff = eff;
+    }
+  }
+  return static_cast<int>(best);
 }
 
 int launch_attention(const KernelParams& p) {
