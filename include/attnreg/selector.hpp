@@ -54,7 +54,8 @@ struct CandidateReport {
   /// when valid.
   std::vector<std::string> reasons;
   /// One line for a table: "selected", "valid, lower priority than X",
-  /// "valid, not requested (X was)", or "not valid".
+  /// "valid, not requested (X was)" or "not valid" from select_backend;
+  /// "valid" or "not valid" from judge_candidates, which chooses nothing.
   std::string verdict;
 };
 
