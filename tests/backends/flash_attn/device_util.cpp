@@ -66,26 +66,19 @@ TensorView& TensorView::operator=(const TensorView& o) {
 }
 
 std::uint16_t to_bits(float x, bool bf16) {
-  std::uint16_t b;
-  if (bf16) {
-    const __nv_bfloat16 v = __float2bfloat16_rn(x);
-    std::memcpy(&b, &v, 2);
-  } else {
-    const __half v = __float2half_rn(x);
-    std::memcpy(&b, &v, 2);
-  }
-  return b;
+  if (bf16) return static_cast<__nv_bfloat16_raw>(__float2bfloat16_rn(x)).x;
+  return static_cast<__half_raw>(__float2half_rn(x)).x;
 }
 
 float from_bits(std::uint16_t b, bool bf16) {
   if (bf16) {
-    __nv_bfloat16 v;
-    std::memcpy(&v, &b, 2);
-    return __bfloat162float(v);
+    __nv_bfloat16_raw r;
+    r.x = b;
+    return __bfloat162float(__nv_bfloat16(r));
   }
-  __half v;
-  std::memcpy(&v, &b, 2);
-  return __half2float(v);
+  __half_raw r;
+  r.x = b;
+  return __half2float(__half(r));
 }
 
 std::uint8_t to_fp8(float x) {
