@@ -47,9 +47,11 @@ fi
 
 if has_stage fuzz; then
   banner "libFuzzer (${FUZZ_SECONDS:-60} s)"
-  BUILD_DIR=build-fuzz scripts/build.sh -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-    -DATTNREG_BUILD_FUZZ=ON -DATTNREG_SANITIZE=address,undefined -DATTNREG_ENABLE_CUDA=OFF \
-    -DATTNREG_BUILD_TESTS=OFF -DATTNREG_BUILD_BENCH=OFF -DATTNREG_BUILD_EXAMPLES=OFF -DATTNREG_BUILD_TOOLS=OFF
+  # The fuzz target lives in the test tree; only it (and the core) is built.
+  cmake -S . -B build-fuzz -G Ninja -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    -DATTNREG_BUILD_FUZZ=ON -DATTNREG_BUILD_TESTS=ON -DATTNREG_SANITIZE=address,undefined -DATTNREG_ENABLE_CUDA=OFF \
+    -DATTNREG_BUILD_BENCH=OFF -DATTNREG_BUILD_EXAMPLES=OFF -DATTNREG_BUILD_TOOLS=OFF >/dev/null
+  cmake --build build-fuzz --target fuzz_registry
   # New inputs go to a scratch directory (the first); the seed corpus is only read.
   scratch=$(mktemp -d)
   build-fuzz/bin/fuzz_registry -max_total_time="${FUZZ_SECONDS:-60}" -rss_limit_mb=2048 -print_final_stats=1 \
