@@ -3,6 +3,7 @@
 
 #include <attnreg/backend.hpp>
 #include <attnreg/classes.hpp>
+#include <attnreg/device_memory.hpp>
 #include <attnreg/dtype.hpp>
 #include <attnreg/errors.hpp>
 #include <attnreg/forward_args.hpp>

@@ -25,6 +25,8 @@
 
 namespace attnreg {
 
+class DeviceMemory;  // attnreg/device_memory.hpp
+
 /// vLLM's AttentionType.
 enum class AttentionType { DECODER, ENCODER, ENCODER_ONLY, ENCODER_DECODER };
 
@@ -204,6 +206,18 @@ class AttentionBackend {
   /// serve throws ValueError with the reasons of validate_configuration.
   /// Default: throws NotImplementedError.
   virtual std::unique_ptr<AttentionImpl> make_impl(const AttentionLayerParams& params) const;
+
+  // ---- device memory (our extension; api.md is silent) ----
+
+  /// The service that allocates and copies memory on the device this
+  /// backend's forward() reads (attnreg/device_memory.hpp), so a host program
+  /// without the backend's runtime can run it; owned by the backend, valid
+  /// for as long as the backend object (until exit). nullptr when the backend
+  /// offers none: a CPU backend (forward() reads host memory) or a device
+  /// backend whose callers bring their own device tensors.
+  /// Default: nullptr. Never throws; asking touches no device (the service's
+  /// own methods report a missing one).
+  virtual const DeviceMemory* device_memory() const noexcept;
 };
 
 }  // namespace attnreg

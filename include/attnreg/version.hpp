@@ -11,8 +11,8 @@
 /// Version of the binary interface between the core and plugins: the layout
 /// of AttentionBackend's vtable, PluginModule and the plugin entry points.
 /// Bump on any change to them; the loader refuses a plugin stamped with
-/// another value.
-#define ATTNREG_ABI_VERSION 1u
+/// another value. 2: AttentionBackend::device_memory() added.
+#define ATTNREG_ABI_VERSION 2u
 
 namespace attnreg {
 

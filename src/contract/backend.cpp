@@ -71,4 +71,6 @@ std::unique_ptr<AttentionImpl> AttentionBackend::make_impl(const AttentionLayerP
   throw NotImplementedError(fmt::format("backend {} provides no AttentionImpl (make_impl is not implemented)", get_name()));
 }
 
+const DeviceMemory* AttentionBackend::device_memory() const noexcept { return nullptr; }
+
 }  // namespace attnreg
