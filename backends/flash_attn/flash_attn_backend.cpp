@@ -5,6 +5,7 @@
 #include <attnreg/errors.hpp>
 
 #include "cuda_device.hpp"
+#include "cuda_memory.hpp"
 #include "flash_attn_impl.hpp"
 
 namespace attnreg::flash_attn {
@@ -66,6 +67,11 @@ std::unique_ptr<AttentionImpl> FlashAttentionBackend::make_impl(const AttentionL
   if (!reasons.empty())
     throw ValueError(fmt::format("FLASH_ATTN cannot serve this layer: {}", fmt::join(reasons, "; ")));
   return std::make_unique<FlashAttentionImpl>(params, std::get<CudaDevice>(dev));
+}
+
+const DeviceMemory* FlashAttentionBackend::device_memory() const noexcept {
+  static const CudaDeviceMemory memory;
+  return &memory;
 }
 
 }  // namespace attnreg::flash_attn

@@ -34,6 +34,11 @@ class FlashAttentionBackend final : public AttentionBackend {
   /// Makes the CUDA implementation on the current device. Throws ValueError
   /// with every reason of validate_configuration (no device included).
   std::unique_ptr<AttentionImpl> make_impl(const AttentionLayerParams& params) const override;
+
+  /// A CudaDeviceMemory (cuda_memory.hpp): cudaMalloc / cudaMemcpy /
+  /// cudaDeviceSynchronize on the current device, so `attnreg run` can put
+  /// its batch on the GPU. Asking touches no CUDA API.
+  const DeviceMemory* device_memory() const noexcept override;
 };
 
 }  // namespace attnreg::flash_attn
