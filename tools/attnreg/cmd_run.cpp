@@ -1,7 +1,10 @@
 // `attnreg run`: build a realistic mixed batch (chunked prefills plus
 // single-token decodes over a random history in a paged cache), run the
 // chosen backend on it, report time and throughput, and with --check compare
-// the output and the written cache with the float64 reference.
+// the output and the written cache with the float64 reference. A backend that
+// runs on CUDA memory gets the batch copied to its device through its
+// DeviceMemory service (AttentionBackend::device_memory()); the results come
+// back to the host batch, so --check is the same comparison as on the CPU.
 #include "cmd_run.hpp"
 
 #include <fmt/format.h>
@@ -14,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "device_batch.hpp"
 #include "host_run.hpp"
 #include "layer_options.hpp"
 #include "workload.hpp"
@@ -47,12 +51,20 @@ BatchSpec run_spec(const RunOptions& o) {
   return spec;
 }
 
-// Runs one forward on fresh inputs and compares output and cache with the
+// Runs one forward on fresh inputs (on the device copy when there is one,
+// whose results are copied back) and compares output and cache with the
 // reference; prints the figures and returns whether both passed.
-bool check(AttentionImpl& impl, SyntheticBatch& batch) {
+bool check(AttentionImpl& impl, SyntheticBatch& batch, DeviceBatch* device) {
   batch.reset_cache();
   batch.poison_output();
-  impl.forward(batch.query(), batch.key(), batch.value(), batch.kv_cache(), batch.metadata(), batch.output());
+  if (device != nullptr) {
+    device->upload_cache_and_output();
+    device->forward(impl);
+    device->download_cache_and_output();
+  } else {
+    impl.forward(batch.query(), batch.key(), batch.value(), batch.kv_cache(), batch.metadata(),
+                 batch.output());
+  }
   const reference::Comparison c = batch.check_output();
   const reference::Tolerance tol = reference::tolerance(batch.spec().dtype, batch.spec().kv_cache_dtype);
   fmt::print(
@@ -69,13 +81,19 @@ bool check(AttentionImpl& impl, SyntheticBatch& batch) {
 }
 
 void run(const RunOptions& o) {
-  const Selection s = select_for_host_run(o.layer);
+  const RunTarget target = select_for_run(o.layer);
+  const Selection& s = target.selection;
   SyntheticBatch batch(run_spec(o));
   const BatchSpec& spec = batch.spec();
   const std::unique_ptr<AttentionImpl> impl = s.backend().make_impl(batch.params());
+  std::unique_ptr<DeviceBatch> device;
+  if (target.device_memory != nullptr) device = std::make_unique<DeviceBatch>(batch, *target.device_memory);
 
   fmt::print("backend:  {} ({}) [{}] on {}\n", s.chosen.name(), s.chosen.get_path(), to_string(s.origin),
              s.platform.name);
+  if (device)
+    fmt::print("memory:   batch built on the host, copied to {} through the backend's device memory\n",
+               target.device_memory->device_name());
   std::vector<std::string> parts;
   if (o.batch > 0)
     parts.push_back(
@@ -89,17 +107,23 @@ void run(const RunOptions& o) {
              spec.logits_soft_cap != 0.0f ? fmt::format(", soft-cap {:g}", spec.logits_soft_cap) : "",
              spec.use_sinks ? ", sinks" : "");
 
-  const bool passed = !o.check || check(*impl, batch);
+  const bool passed = !o.check || check(*impl, batch, device.get());
 
   const double seconds = median_seconds(
       [&] {
-        impl->forward(batch.query(), batch.key(), batch.value(), batch.kv_cache(), batch.metadata(),
-                      batch.output());
+        if (device) {
+          device->forward(*impl);
+          device->synchronize();
+        } else {
+          impl->forward(batch.query(), batch.key(), batch.value(), batch.kv_cache(), batch.metadata(),
+                        batch.output());
+        }
       },
       o.iters, 0.0);
   const auto requests = request_shapes(spec);
   const LayerShape layer = layer_shape(spec);
-  fmt::print("time:     {:.3f} ms per forward (median of {} or more)\n", seconds * 1e3, o.iters);
+  fmt::print("time:     {:.3f} ms per forward (median of {} or more{})\n", seconds * 1e3, o.iters,
+             device ? "; launch to device synchronize, batch resident on the device" : "");
   fmt::print(
       "speed:    {:.2f} GFLOP/s, {:.2f} GB/s (mask-exact FLOPs; K/V read once, query read, output written)\n",
       attention_flops(requests, layer, spec.sliding_window) / seconds * 1e-9,
@@ -113,8 +137,9 @@ void add_run_command(CLI::App& app) {
   auto* cmd =
       app.add_subcommand("run", "Run a backend on a synthetic mixed batch; --check compares with float64");
   auto opts = std::make_shared<RunOptions>();
-  add_layer_options(*cmd, opts->layer, /*shape_required=*/false,
-                    "cpu or cuda (default: cpu, where the batch is built)");
+  add_layer_options(
+      *cmd, opts->layer, /*shape_required=*/false,
+      "cpu or cuda (default: cpu, where the batch is built; cuda when --backend runs only there)");
   cmd->add_option("--batch", opts->batch, "Chunked-prefill requests")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();

@@ -6,24 +6,54 @@
 #include <algorithm>
 #include <attnreg/errors.hpp>
 #include <chrono>
+#include <cstdlib>
 
 namespace attnreg::cli {
 
-Selection select_for_host_run(const LayerOptions& options) {
-  LayerOptions on_host = options;
-  if (on_host.device.empty()) on_host.device = "cpu";
-  Selection s = select_backend(to_config(on_host), to_platform(on_host), requested_backend(on_host));
-  const auto devices = s.backend().supported_devices();
-  if (std::find(devices.begin(), devices.end(), DeviceType::CPU) == devices.end()) {
-    std::vector<std::string_view> names;
-    for (const auto d : devices) names.push_back(to_string(d));
-    throw ValueError(fmt::format(
-        "{} runs on {} memory, but this command builds its batch in host (cpu) memory: use a backend that "
-        "supports cpu (e.g. --backend CPU_ATTN). Device runs are done by the CUDA plugin's own runners "
-        "(FLASH_ATTN: the attnreg_flash_attn_tests suite and bench/flash_attn/)",
-        s.chosen.name(), fmt::join(names, ", ")));
+namespace {
+
+bool runs_on(const AttentionBackend& backend, DeviceType device) {
+  const auto devices = backend.supported_devices();
+  return std::find(devices.begin(), devices.end(), device) != devices.end();
+}
+
+// The platform of a run without --device (see select_for_run).
+Platform default_run_platform(std::optional<AttentionBackendEnum> requested) {
+  if (!requested) {
+    const char* env = std::getenv(kBackendEnvVar);
+    if (env != nullptr && *env != '\0') requested = AttentionBackendEnum::from_name(env);
   }
-  return s;
+  if (!requested) return Platform::cpu();
+  const AttentionBackend* cls = nullptr;
+  try {
+    cls = &requested->get_class();
+  } catch (const Error&) {
+    return Platform::cpu();  // the selector reports why it cannot be had
+  }
+  if (runs_on(*cls, DeviceType::CPU) || !runs_on(*cls, DeviceType::CUDA)) return Platform::cpu();
+  Platform detected = Platform::detect();
+  if (detected.device == DeviceType::CUDA) return detected;
+  return Platform{DeviceType::CUDA, std::nullopt, "cuda (no device detected)"};
+}
+
+}  // namespace
+
+RunTarget select_for_run(const LayerOptions& options) {
+  const auto requested = requested_backend(options);
+  const Platform platform = options.device.empty() ? default_run_platform(requested) : to_platform(options);
+  RunTarget t{select_backend(to_config(options), platform, requested)};
+  const AttentionBackend& backend = t.selection.backend();
+  if (platform.device == DeviceType::CPU && runs_on(backend, DeviceType::CPU)) return t;
+  t.device_memory = backend.device_memory();
+  if (t.device_memory != nullptr) return t;
+  if (runs_on(backend, DeviceType::CPU)) return t;  // a CUDA platform, but the backend reads host memory
+  std::vector<std::string_view> names;
+  for (const auto d : backend.supported_devices()) names.push_back(to_string(d));
+  throw ValueError(fmt::format(
+      "{} runs on {} memory and offers no device memory (its AttentionBackend::device_memory() is null), "
+      "so this command cannot copy its batch (built in host memory) there: use a backend that supports "
+      "cpu (e.g. --backend CPU_ATTN) or one that offers device memory (e.g. FLASH_ATTN)",
+      t.selection.chosen.name(), fmt::join(names, ", ")));
 }
 
 BatchSpec layer_batch_spec(const LayerOptions& o, std::uint64_t seed) {

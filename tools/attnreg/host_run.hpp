@@ -1,7 +1,9 @@
-// What `run` and `bench` share: the backend choice for a run on host (CPU)
-// tensors, the synthetic batch spec the flags describe, and timing.
+// What `run` and `bench` share: the backend choice (and, for a device
+// backend, its device-memory service), the synthetic batch spec the flags
+// describe, and timing.
 #pragma once
 
+#include <attnreg/device_memory.hpp>
 #include <attnreg/selector.hpp>
 #include <attnreg/synthetic_batch.hpp>
 #include <functional>
@@ -12,13 +14,28 @@
 
 namespace attnreg::cli {
 
-/// The selection for a run on host tensors: select_backend with --backend as
-/// the request, on --device (default cpu rather than the detected platform:
-/// the batch lives in host memory). Throws the selector's ValueError when the
-/// backend does not fit, and ValueError when it does not run on the CPU
-/// (CUDA backends are driven by their plugin's own runners, which own the
-/// device copies).
-Selection select_for_host_run(const LayerOptions& options);
+/// Where `run` / `bench` run the chosen backend.
+struct RunTarget {
+  Selection selection;
+  /// The backend's device-memory service when the batch is copied to its
+  /// device; nullptr when forward() runs on the host batch itself.
+  const DeviceMemory* device_memory = nullptr;
+};
+
+/// The backend and memory for a run: select_backend with --backend as the
+/// request, on this platform:
+///  - --device given: that device (to_platform);
+///  - otherwise cpu (the batch is built in host memory), unless the requested
+///    backend (--backend, else ATTNREG_ATTENTION_BACKEND) cannot run on the
+///    cpu: then the detected CUDA device, or, on a machine without one, a
+///    CUDA platform with no capability ("cuda (no device detected)"), so the
+///    backend's own validate_configuration says why it cannot run (FLASH_ATTN:
+///    "no CUDA device: ...").
+/// Throws the selector's ValueError when the backend does not fit. A backend
+/// that runs on the cpu runs on the host batch; one that does not must offer
+/// AttentionBackend::device_memory(), else ValueError ("... offers no device
+/// memory ...").
+RunTarget select_for_run(const LayerOptions& options);
 
 /// A BatchSpec with the layer flags filled in (shape, dtypes, block size,
 /// window, soft-cap, sinks, seed) and no requests yet.
