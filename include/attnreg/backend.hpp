@@ -64,8 +64,8 @@ struct BlockSizeRule {
 struct AttentionConfig {
   int head_size = 0;
   ScalarType dtype = ScalarType::BFloat16;
-  std::string kv_cache_dtype = "auto";      ///< "auto" or "fp8_e4m3"
-  std::optional<int> block_size;            ///< KV cache block size; nullopt = not yet chosen
+  std::string kv_cache_dtype = "auto";  ///< "auto" or "fp8_e4m3"
+  std::optional<int> block_size;        ///< KV cache block size; nullopt = not yet chosen
   bool use_mla = false;
   bool has_sink = false;
   bool use_sparse = false;
@@ -77,11 +77,11 @@ struct AttentionConfig {
   bool use_non_causal = false;
   bool use_batch_invariant = false;
   int num_heads = 0;
-  int num_kv_heads = 0;                     ///< 0 = same as num_heads
+  int num_kv_heads = 0;  ///< 0 = same as num_heads
   std::optional<int> sliding_window;
-  float logits_soft_cap = 0.0f;             ///< 0 = off
+  float logits_soft_cap = 0.0f;  ///< 0 = off
   bool has_alibi = false;
-  bool has_attention = true;                ///< false for attention-free models (NO_ATTENTION)
+  bool has_attention = true;  ///< false for attention-free models (NO_ATTENTION)
 };
 
 /// Per-layer parameters of an AttentionImpl (pinned in api.md).
@@ -92,9 +92,9 @@ struct AttentionLayerParams {
   float logits_soft_cap = 0.0f;         ///< 0 = off; else s = cap * tanh(s / cap) after scaling
   std::string kv_cache_dtype = "auto";  ///< "auto" (= query dtype) or "fp8_e4m3"
   AttentionType attn_type = AttentionType::DECODER;
-  const float* sinks = nullptr;         ///< [num_heads] extra softmax logit per head, or null
-  const float* alibi_slopes = nullptr;  ///< [num_heads] bias slope * (key_pos - query_pos), or null
-  float k_scale = 1.0f, v_scale = 1.0f; ///< fp8 dequantisation scales
+  const float* sinks = nullptr;          ///< [num_heads] extra softmax logit per head, or null
+  const float* alibi_slopes = nullptr;   ///< [num_heads] bias slope * (key_pos - query_pos), or null
+  float k_scale = 1.0f, v_scale = 1.0f;  ///< fp8 dequantisation scales
 };
 
 /// Per-step batch description, vLLM's names and meanings (pinned in api.md).
@@ -105,7 +105,7 @@ struct AttentionMetadata {
   const DLTensor* slot_mapping = nullptr;     ///< int64 [num_tokens]; negative = padding, skipped
   int max_query_len = 0, max_seq_len = 0;
   bool causal = true;
-  void* stream = nullptr;                     ///< cudaStream_t for CUDA backends (null = default stream); ignored on CPU
+  void* stream = nullptr;  ///< cudaStream_t for CUDA backends (null = default stream); ignored on CPU
 };
 
 /// One layer's attention computation.
@@ -126,9 +126,8 @@ class AttentionImpl {
   /// Writes key/value [T, Hkv, D] into kv_cache at slot_mapping (int64 [T],
   /// negative = skipped), as vLLM's reshape_and_cache_flash.
   /// Default: throws NotImplementedError.
-  virtual void reshape_and_cache(const DLTensor& key, const DLTensor& value,
-                                 const DLTensor& kv_cache, const DLTensor& slot_mapping,
-                                 void* stream = nullptr);
+  virtual void reshape_and_cache(const DLTensor& key, const DLTensor& value, const DLTensor& kv_cache,
+                                 const DLTensor& slot_mapping, void* stream = nullptr);
 };
 
 /// The "class" a backend path resolves to.
@@ -192,10 +191,8 @@ class AttentionBackend {
   // ---- KV-cache layout ----
 
   /// Default: {2, num_blocks, block_size, num_kv_heads, head_size}.
-  virtual std::vector<std::int64_t> get_kv_cache_shape(std::int64_t num_blocks,
-                                                       std::int64_t block_size,
-                                                       std::int64_t num_kv_heads,
-                                                       std::int64_t head_size,
+  virtual std::vector<std::int64_t> get_kv_cache_shape(std::int64_t num_blocks, std::int64_t block_size,
+                                                       std::int64_t num_kv_heads, std::int64_t head_size,
                                                        std::string_view cache_dtype = "auto") const;
   /// Physical order of the shape's dimensions. Default: identity.
   virtual std::vector<int> get_kv_cache_stride_order() const;

@@ -11,7 +11,16 @@ namespace attnreg {
 
 /// Element type of a model tensor or KV cache. fp8 caches travel through
 /// DLPack as uint8 (DLPack 0.6 has no fp8 code), as vLLM stores them.
-enum class ScalarType : std::uint8_t { Float32, Float16, BFloat16, Float8_E4M3, Float64, UInt8, Int32, Int64 };
+enum class ScalarType : std::uint8_t {
+  Float32,
+  Float16,
+  BFloat16,
+  Float8_E4M3,
+  Float64,
+  UInt8,
+  Int32,
+  Int64
+};
 
 /// "float32", "float16", "bfloat16", "fp8_e4m3", "float64", "uint8", "int32", "int64".
 std::string_view to_string(ScalarType type) noexcept;

@@ -76,21 +76,21 @@ using PluginInitFn = int (*)(PluginModule* module, char* error, std::size_t erro
 #define ATTNREG_PLUGIN_EXPORT extern "C" __attribute__((visibility("default")))
 
 /// Defines the plugin's entry points; the block that follows is its init.
-#define ATTNREG_PLUGIN(m)                                                                   \
-  static void attnreg_plugin_body_(::attnreg::PluginModule& m);                             \
+#define ATTNREG_PLUGIN(m)                                                                          \
+  static void attnreg_plugin_body_(::attnreg::PluginModule& m);                                    \
   ATTNREG_PLUGIN_EXPORT std::uint32_t attnreg_plugin_abi_version() { return ATTNREG_ABI_VERSION; } \
-  ATTNREG_PLUGIN_EXPORT int attnreg_plugin_init(::attnreg::PluginModule* module, char* error,  \
-                                                std::size_t error_size) {                   \
-    try {                                                                                   \
-      attnreg_plugin_body_(*module);                                                        \
-      return 0;                                                                             \
-    } catch (const std::exception& e) {                                                     \
-      ::attnreg::detail::copy_error(e.what(), error, error_size);                           \
-    } catch (...) {                                                                         \
-      ::attnreg::detail::copy_error("unknown exception", error, error_size);                \
-    }                                                                                       \
-    return 1;                                                                               \
-  }                                                                                         \
+  ATTNREG_PLUGIN_EXPORT int attnreg_plugin_init(::attnreg::PluginModule* module, char* error,      \
+                                                std::size_t error_size) {                          \
+    try {                                                                                          \
+      attnreg_plugin_body_(*module);                                                               \
+      return 0;                                                                                    \
+    } catch (const std::exception& e) {                                                            \
+      ::attnreg::detail::copy_error(e.what(), error, error_size);                                  \
+    } catch (...) {                                                                                \
+      ::attnreg::detail::copy_error("unknown exception", error, error_size);                       \
+    }                                                                                              \
+    return 1;                                                                                      \
+  }                                                                                                \
   static void attnreg_plugin_body_(::attnreg::PluginModule& m)
 
 namespace attnreg::detail {

@@ -114,7 +114,7 @@ class MambaAttentionBackendEnum {
   inline constexpr AttentionBackendEnum AttentionBackendEnum::name{AttentionBackendEnum::Id::name};
 ATTNREG_ATTENTION_BACKEND_MEMBERS(ATTNREG_DETAIL_DEFINE)
 #undef ATTNREG_DETAIL_DEFINE
-#define ATTNREG_DETAIL_DEFINE(name, path)                      \
+#define ATTNREG_DETAIL_DEFINE(name, path)                                     \
   inline constexpr MambaAttentionBackendEnum MambaAttentionBackendEnum::name{ \
       MambaAttentionBackendEnum::Id::name};
 ATTNREG_MAMBA_BACKEND_MEMBERS(ATTNREG_DETAIL_DEFINE)
@@ -211,12 +211,10 @@ struct fmt::formatter<attnreg::MambaAttentionBackendEnum> : fmt::formatter<std::
 /// Registers Class for member at load time (namespace scope), as
 /// `@register_backend(member)` on a Python class:
 ///   ATTNREG_REGISTER_BACKEND(attnreg::AttentionBackendEnum::CUSTOM, acme::MyAttn);
-#define ATTNREG_REGISTER_BACKEND(member, Class) \
-  ATTNREG_DETAIL_REGISTER_BACKEND_(member, Class, __COUNTER__)
-#define ATTNREG_DETAIL_REGISTER_BACKEND_(member, Class, n) \
-  ATTNREG_DETAIL_REGISTER_BACKEND__(member, Class, n)
-#define ATTNREG_DETAIL_REGISTER_BACKEND__(member, Class, n)                      \
-  [[maybe_unused]] static const bool attnreg_registered_backend_##n = [] {       \
-    ::attnreg::register_backend<Class>(member);                                   \
-    return true;                                                                  \
+#define ATTNREG_REGISTER_BACKEND(member, Class) ATTNREG_DETAIL_REGISTER_BACKEND_(member, Class, __COUNTER__)
+#define ATTNREG_DETAIL_REGISTER_BACKEND_(member, Class, n) ATTNREG_DETAIL_REGISTER_BACKEND__(member, Class, n)
+#define ATTNREG_DETAIL_REGISTER_BACKEND__(member, Class, n)                \
+  [[maybe_unused]] static const bool attnreg_registered_backend_##n = [] { \
+    ::attnreg::register_backend<Class>(member);                            \
+    return true;                                                           \
   }()

@@ -16,7 +16,8 @@ bool contains(const std::vector<T>& values, const T& value) {
 
 std::string join_block_rules(const std::vector<BlockSizeRule>& rules) {
   std::vector<std::string> parts;
-  for (const auto& r : rules) parts.push_back(r.multiple_of ? fmt::format("multiples of {}", r.value) : fmt::format("{}", r.value));
+  for (const auto& r : rules)
+    parts.push_back(r.multiple_of ? fmt::format("multiples of {}", r.value) : fmt::format("{}", r.value));
   return fmt::format("{}", fmt::join(parts, ", "));
 }
 
@@ -30,8 +31,10 @@ std::string join_names(const std::vector<T>& values) {
 }  // namespace
 
 Reason check_has_attention(const AttentionBackend& b, const AttentionConfig& c) {
-  if (c.has_attention && !b.supports_attention()) return "attention layers not supported: this backend serves attention-free models only";
-  if (!c.has_attention && b.supports_attention()) return "attention-free model: needs a backend without attention (NO_ATTENTION)";
+  if (c.has_attention && !b.supports_attention())
+    return "attention layers not supported: this backend serves attention-free models only";
+  if (!c.has_attention && b.supports_attention())
+    return "attention-free model: needs a backend without attention (NO_ATTENTION)";
   return std::nullopt;
 }
 
@@ -57,7 +60,8 @@ Reason check_dtype(const AttentionBackend& b, const AttentionConfig& c) {
 Reason check_kv_cache_dtype(const AttentionBackend& b, const AttentionConfig& c) {
   const auto dtypes = b.supported_kv_cache_dtypes();
   if (contains(dtypes, c.kv_cache_dtype)) return std::nullopt;
-  return fmt::format("kv_cache_dtype not supported: {} (supported: {})", c.kv_cache_dtype, fmt::join(dtypes, ", "));
+  return fmt::format("kv_cache_dtype not supported: {} (supported: {})", c.kv_cache_dtype,
+                     fmt::join(dtypes, ", "));
 }
 
 Reason check_block_size(const AttentionBackend& b, const AttentionConfig& c) {
@@ -105,7 +109,8 @@ Reason check_compute_capability(const AttentionBackend& b, const AttentionConfig
 Reason check_attn_type(const AttentionBackend& b, const AttentionConfig& c) {
   const auto types = b.supported_attn_types();
   if (contains(types, c.attn_type)) return std::nullopt;
-  return fmt::format("attention type {} not supported (supported: {})", to_string(c.attn_type), join_names(types));
+  return fmt::format("attention type {} not supported (supported: {})", to_string(c.attn_type),
+                     join_names(types));
 }
 
 Reason check_non_causal(const AttentionBackend& b, const AttentionConfig& c) {
@@ -120,14 +125,17 @@ Reason check_batch_invariant(const AttentionBackend& b, const AttentionConfig& c
 
 Reason check_sliding_window(const AttentionBackend& b, const AttentionConfig& c) {
   if (!c.sliding_window) return std::nullopt;
-  if (*c.sliding_window <= 0) return fmt::format("sliding_window not supported: {} (must be positive)", *c.sliding_window);
+  if (*c.sliding_window <= 0)
+    return fmt::format("sliding_window not supported: {} (must be positive)", *c.sliding_window);
   if (b.supports_sliding_window()) return std::nullopt;
   return "sliding window not supported (supported: full attention)";
 }
 
 Reason check_logits_soft_cap(const AttentionBackend& b, const AttentionConfig& c) {
   if (c.logits_soft_cap == 0.0f) return std::nullopt;
-  if (c.logits_soft_cap < 0.0f) return fmt::format("logits_soft_cap not supported: {} (must be positive, or 0 for off)", c.logits_soft_cap);
+  if (c.logits_soft_cap < 0.0f)
+    return fmt::format("logits_soft_cap not supported: {} (must be positive, or 0 for off)",
+                       c.logits_soft_cap);
   if (b.supports_logits_soft_cap()) return std::nullopt;
   return "logits soft-cap not supported (supported: 0, off)";
 }
@@ -140,20 +148,36 @@ Reason check_alibi(const AttentionBackend& b, const AttentionConfig& c) {
 Reason check_head_counts(const AttentionBackend&, const AttentionConfig& c) {
   if (c.num_heads == 0) return std::nullopt;  // shape not given: nothing to check
   const int kv = c.num_kv_heads == 0 ? c.num_heads : c.num_kv_heads;
-  if (c.num_heads < 0 || kv < 0) return fmt::format("num_heads not supported: {}/{} (must be positive)", c.num_heads, kv);
+  if (c.num_heads < 0 || kv < 0)
+    return fmt::format("num_heads not supported: {}/{} (must be positive)", c.num_heads, kv);
   if (c.num_heads % kv != 0)
-    return fmt::format("num_heads not supported: {} query heads over {} KV heads (num_heads must be a multiple of num_kv_heads)",
-                       c.num_heads, kv);
+    return fmt::format(
+        "num_heads not supported: {} query heads over {} KV heads (num_heads must be a multiple of "
+        "num_kv_heads)",
+        c.num_heads, kv);
   return std::nullopt;
 }
 
 std::span<const Check> all_checks() noexcept {
-  static constexpr std::array<Check, 19> kChecks = {
-      check_has_attention, check_device,        check_head_size,       check_dtype,
-      check_kv_cache_dtype, check_block_size,   check_mla,             check_sink,
-      check_sparse,        check_mm_prefix,     check_per_head_quant_scales, check_compute_capability,
-      check_attn_type,     check_non_causal,    check_batch_invariant, check_sliding_window,
-      check_logits_soft_cap, check_alibi,       check_head_counts};
+  static constexpr std::array<Check, 19> kChecks = {check_has_attention,
+                                                    check_device,
+                                                    check_head_size,
+                                                    check_dtype,
+                                                    check_kv_cache_dtype,
+                                                    check_block_size,
+                                                    check_mla,
+                                                    check_sink,
+                                                    check_sparse,
+                                                    check_mm_prefix,
+                                                    check_per_head_quant_scales,
+                                                    check_compute_capability,
+                                                    check_attn_type,
+                                                    check_non_causal,
+                                                    check_batch_invariant,
+                                                    check_sliding_window,
+                                                    check_logits_soft_cap,
+                                                    check_alibi,
+                                                    check_head_counts};
   return kChecks;
 }
 

@@ -15,9 +15,10 @@ bool is_identifier_char(char c) { return is_identifier_start(c) || (c >= '0' && 
 
 void validate_class_path(std::string_view path) {
   const auto fail = [&](std::string_view why) {
-    throw ValueError(fmt::format("Invalid class path '{}': {}. Expected dotted identifiers such as "
-                                 "'my.module.MyBackend'",
-                                 path, why));
+    throw ValueError(
+        fmt::format("Invalid class path '{}': {}. Expected dotted identifiers such as "
+                    "'my.module.MyBackend'",
+                    path, why));
   };
   if (path.empty()) fail("it is empty");
   if (path.front() == '.') fail("it starts with '.'");
@@ -29,7 +30,8 @@ void validate_class_path(std::string_view path) {
     const auto component = path.substr(start, end - start);
     if (component.empty()) fail(fmt::format("empty component at offset {} ('..')", start));
     if (!is_identifier_start(component.front()))
-      fail(fmt::format("component '{}' is not an identifier (it must start with a letter or '_')", component));
+      fail(
+          fmt::format("component '{}' is not an identifier (it must start with a letter or '_')", component));
     for (char c : component)
       if (!is_identifier_char(c))
         fail(fmt::format("component '{}' is not an identifier (character '{}' is not a letter, digit or '_')",
