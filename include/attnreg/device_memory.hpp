@@ -60,7 +60,7 @@ class DeviceMemory {
   virtual std::string device_name() const = 0;
 
   /// Allocates `bytes` of device memory (contents unspecified). Throws Error
-  /// when the device has no device or too little memory.
+  /// when there is no device or it has too little free memory.
   virtual std::unique_ptr<DeviceBuffer> allocate(std::size_t bytes) const = 0;
 
   /// Copies `bytes` from host address `src` to device address `dst`; returns
