@@ -1,13 +1,19 @@
 // Tensor-core prefill kernel (mma.sync m16n8k16, bf16/fp16 in, fp32
-// accumulate; runs on sm_80 and sm_90). One CTA of four warps serves 64 query
-// rows of one head of one request; each warp owns 16 rows. K/V tiles of 64
-// keys are gathered from the paged cache into shared memory with cp.async,
-// double-buffered so the next tile's loads overlap this tile's math (fp8 rows
-// are dequantised through registers instead). Fragments come from ldmatrix;
-// S = Q K^T and O += P V run on tensor cores with P kept in registers; the
-// softmax is the usual online one in the log2 domain, and tiles that are
-// fully visible to every row of the CTA skip the per-element mask. Rows are
-// padded by 8 elements so ldmatrix is conflict-free.
+// accumulate; runs on sm_80 and sm_90). One CTA of four warps serves kBM query
+// rows of one head of one request: 128 rows (each warp two 16-row m-tiles, 32
+// contiguous rows, so every K/V fragment read from shared memory feeds two
+// MMAs) for head sizes up to 128, 64 rows for head 256 (register budget).
+// K/V tiles of 64 keys are gathered from the paged cache into shared memory
+// with cp.async, double-buffered so the next tile's loads overlap this tile's
+// math (fp8 rows are dequantised through registers instead); each thread walks
+// the block table incrementally (one division per tile). Fragments come from
+// ldmatrix; S = Q K^T and O += P V run on tensor cores with P kept in
+// registers; the softmax is the usual online one in the log2 domain with
+// ex2.approx, the per-element mask runs only on tiles that some row of the
+// warp does not fully see, and a warp skips tiles none of its rows sees
+// (causal diagonal). CTAs are ordered longest-first (the grid's slowest index
+// walks m-blocks from the last), heads fastest so GQA groups share K/V in L2.
+// Rows are padded by 8 elements so ldmatrix is conflict-free.
 #include <cuda_runtime.h>
 
 #include "common.cuh"
@@ -17,9 +23,19 @@ namespace attnreg::flash_attn {
 namespace {
 
 constexpr int kThreads = 128;
-constexpr int kBM = 64;
 constexpr int kBN = 64;
 constexpr float kLog2e = 1.4426950408889634f;
+
+/// Tile shape per head size: m-tiles per warp, rows per CTA, padded row length.
+template <int D>
+struct Cfg {
+  static constexpr int kMT = D >= 256 ? 1 : 2;
+  static constexpr int kBM = 4 * 16 * kMT;
+  static constexpr int kLd = D + 8;
+  static constexpr int kMinBlocks = D >= 256 ? 1 : 2;
+  // Q, 2 x (K, V), 2 x key validity
+  static constexpr int kSmem = (kBM + 4 * kBN) * kLd * 2 + 2 * kBN * static_cast<int>(sizeof(int));
+};
 
 template <class T>
 __device__ __forceinline__ void mma16816(float (&c)[4], const std::uint32_t (&a)[4], std::uint32_t b0,
@@ -46,17 +62,24 @@ __device__ __forceinline__ void ldmatrix_x4_trans(std::uint32_t (&r)[4], const v
                : "r"(addr));
 }
 
+__device__ __forceinline__ void ldmatrix_x4(std::uint32_t (&r)[4], const void* smem) {
+  const unsigned addr = static_cast<unsigned>(__cvta_generic_to_shared(smem));
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+               : "r"(addr));
+}
+
 template <class T>
 __device__ __forceinline__ std::uint32_t pack2(float lo, float hi) {
   T v[2] = {from_float<T>(lo), from_float<T>(hi)};
   return *reinterpret_cast<const std::uint32_t*>(v);
 }
 
-__device__ __forceinline__ void ldmatrix_x4(std::uint32_t (&r)[4], const void* smem) {
-  const unsigned addr = static_cast<unsigned>(__cvta_generic_to_shared(smem));
-  asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
-               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
-               : "r"(addr));
+/// 2^x with the hardware approximation (-inf -> +0).
+__device__ __forceinline__ float fast_exp2(float x) {
+  float y;
+  asm("ex2.approx.ftz.f32 %0, %1;\n" : "=f"(y) : "f"(x));
+  return y;
 }
 
 /// 16-byte global->shared copy; zero-fills when !valid (then src is not read).
@@ -70,11 +93,6 @@ __device__ __forceinline__ void cp_async_wait() {
   asm volatile("cp.async.wait_group %0;\n" ::"n"(N));
 }
 
-template <int D>
-constexpr int smem_bytes() {
-  return 5 * kBM * (D + 8) * 2 + 2 * kBN * static_cast<int>(sizeof(int));  // Q, 2 x (K, V), 2 x valid
-}
-
 /// Starts copying the 64-key K and V tiles at n0 (gathered through the block
 /// table) into shared memory; keys at or past `end` or in a block the table
 /// cannot reach become zeros and are marked invalid. Returns whether all of
@@ -84,38 +102,77 @@ __device__ bool issue_kv_tile(const KernelParams& p, const int* bt_row, int kvh,
                               T* vs, int* valid) {
   using C = CacheElem<T, kFp8>;
   constexpr int kChunks = D / 8;
+  constexpr int kLd = Cfg<D>::kLd;
   const long long row_stride = static_cast<long long>(p.num_kv_heads) * D;
   bool all = true;
-  for (int i = threadIdx.x; i < kBN * kChunks; i += kThreads) {
-    const int jj = i / kChunks;
-    const int c = i % kChunks;
-    const int j = n0 + jj;
-    int pb = -1;
-    if (j < end) pb = physical_block(p, bt_row, j / p.block_size);
-    if (c == 0) valid[jj] = pb >= 0;
-    all = all && pb >= 0;
-    const long long off =
-        pb >= 0 ? pb * p.cache_stride_block + (j % p.block_size) * row_stride + kvh * D + c * 8 : 0;
-    const C* ksrc = static_cast<const C*>(p.k_cache) + off;
-    const C* vsrc = static_cast<const C*>(p.v_cache) + off;
-    T* kdst = ks + jj * (D + 8) + c * 8;
-    T* vdst = vs + jj * (D + 8) + c * 8;
-    if constexpr (kFp8) {
-      uint4 ko = make_uint4(0, 0, 0, 0), vo = make_uint4(0, 0, 0, 0);
-      if (pb >= 0) {
-        float f[8];
-        load8_fp8(ksrc, p.k_scale, f);
+  if constexpr (!kFp8 && kThreads % kChunks == 0 && kBN % (kThreads / kChunks) == 0) {
+    // Fixed 16-byte column per thread, rows jj0, jj0 + R, ...: the block table
+    // is walked incrementally (one division per tile, a lookup per new block).
+    constexpr int R = kThreads / kChunks;
+    const int c = threadIdx.x % kChunks;
+    const int jj0 = threadIdx.x / kChunks;
+    const int bs = p.block_size;
+    int j = n0 + jj0;
+    int lb = j / bs;
+    int off = j - lb * bs;
+    int cur_lb = -1, pb = -1;
+    const T* kbase = static_cast<const T*>(p.k_cache) + kvh * D + c * 8;
+    const T* vbase = static_cast<const T*>(p.v_cache) + kvh * D + c * 8;
 #pragma unroll
-        for (int e = 0; e < 8; ++e) reinterpret_cast<T*>(&ko)[e] = from_float<T>(f[e]);
-        load8_fp8(vsrc, p.v_scale, f);
-#pragma unroll
-        for (int e = 0; e < 8; ++e) reinterpret_cast<T*>(&vo)[e] = from_float<T>(f[e]);
+    for (int k = 0; k < kBN / R; ++k) {
+      const int jj = jj0 + k * R;
+      int b = -1;
+      if (j < end) {
+        if (lb != cur_lb) {
+          pb = physical_block(p, bt_row, lb);
+          cur_lb = lb;
+        }
+        b = pb;
       }
-      *reinterpret_cast<uint4*>(kdst) = ko;
-      *reinterpret_cast<uint4*>(vdst) = vo;
-    } else {
-      cp_async16(kdst, ksrc, pb >= 0);
-      cp_async16(vdst, vsrc, pb >= 0);
+      if (c == 0) valid[jj] = b >= 0;
+      all = all && b >= 0;
+      const long long o = b >= 0 ? b * p.cache_stride_block + off * row_stride : 0;
+      cp_async16(ks + jj * kLd + c * 8, kbase + o, b >= 0);
+      cp_async16(vs + jj * kLd + c * 8, vbase + o, b >= 0);
+      j += R;
+      off += R;
+      while (off >= bs) {
+        off -= bs;
+        ++lb;
+      }
+    }
+  } else {
+    for (int i = threadIdx.x; i < kBN * kChunks; i += kThreads) {
+      const int jj = i / kChunks;
+      const int c = i % kChunks;
+      const int j = n0 + jj;
+      int pb = -1;
+      if (j < end) pb = physical_block(p, bt_row, j / p.block_size);
+      if (c == 0) valid[jj] = pb >= 0;
+      all = all && pb >= 0;
+      const long long off =
+          pb >= 0 ? pb * p.cache_stride_block + (j % p.block_size) * row_stride + kvh * D + c * 8 : 0;
+      const C* ksrc = static_cast<const C*>(p.k_cache) + off;
+      const C* vsrc = static_cast<const C*>(p.v_cache) + off;
+      T* kdst = ks + jj * kLd + c * 8;
+      T* vdst = vs + jj * kLd + c * 8;
+      if constexpr (kFp8) {
+        uint4 ko = make_uint4(0, 0, 0, 0), vo = make_uint4(0, 0, 0, 0);
+        if (pb >= 0) {
+          float f[8];
+          load8_fp8(ksrc, p.k_scale, f);
+#pragma unroll
+          for (int e = 0; e < 8; ++e) reinterpret_cast<T*>(&ko)[e] = from_float<T>(f[e]);
+          load8_fp8(vsrc, p.v_scale, f);
+#pragma unroll
+          for (int e = 0; e < 8; ++e) reinterpret_cast<T*>(&vo)[e] = from_float<T>(f[e]);
+        }
+        *reinterpret_cast<uint4*>(kdst) = ko;
+        *reinterpret_cast<uint4*>(vdst) = vo;
+      } else {
+        cp_async16(kdst, ksrc, pb >= 0);
+        cp_async16(vdst, vsrc, pb >= 0);
+      }
     }
   }
   cp_async_commit();
@@ -123,8 +180,10 @@ __device__ bool issue_kv_tile(const KernelParams& p, const int* bt_row, int kvh,
 }
 
 template <class T, bool kFp8, int D>
-__global__ void __launch_bounds__(kThreads) prefill_kernel(KernelParams p) {
-  constexpr int kLd = D + 8;
+__global__ void __launch_bounds__(kThreads, Cfg<D>::kMinBlocks) prefill_kernel(KernelParams p) {
+  constexpr int kMT = Cfg<D>::kMT;
+  constexpr int kBM = Cfg<D>::kBM;
+  constexpr int kLd = Cfg<D>::kLd;
   constexpr int kChunks = D / 8;
   extern __shared__ __align__(16) unsigned char smem_raw[];
   T* qs = reinterpret_cast<T*>(smem_raw);
@@ -133,12 +192,13 @@ __global__ void __launch_bounds__(kThreads) prefill_kernel(KernelParams p) {
   auto vbuf = [&](int b) { return qs + (kBM + (2 + b) * kBN) * kLd; };
   auto kvalid = [&](int b) { return reinterpret_cast<int*>(qs + (kBM + 4 * kBN) * kLd) + b * kBN; };
 
-  const int r = blockIdx.z;
-  const int h = blockIdx.y;
-  const int m0 = blockIdx.x * kBM;
+  const int h = blockIdx.x;
+  const int r = blockIdx.y;
+  const int mb = gridDim.z - 1 - blockIdx.z;  // longest (last) m-blocks first
+  const int m0 = mb * kBM;
   const int q_start = p.query_start_loc[r];
   const int q_len = p.query_start_loc[r + 1] - q_start;
-  if (blockIdx.x == 0 && h == 0 && threadIdx.x == 0 && q_len > p.max_query_len)
+  if (mb == 0 && h == 0 && threadIdx.x == 0 && q_len > p.max_query_len)
     atomicOr(p.error_flag, 8);  // max_query_len was smaller than this request's query length
   if (q_len <= kDecodeMaxQueryLen || m0 >= q_len) return;  // decode rows, or past this request
   const int seq_len = p.seq_lens[r];
@@ -150,37 +210,44 @@ __global__ void __launch_bounds__(kThreads) prefill_kernel(KernelParams p) {
   const int kvh = h / (p.num_heads / p.num_kv_heads);
   const int rows = min(kBM, q_len - m0);
 
-  for (int i = threadIdx.x; i < kBM * kChunks; i += kThreads) {
-    const int row = i / kChunks;
-    const int c = i % kChunks;
-    uint4 v = make_uint4(0, 0, 0, 0);
-    if (row < rows) {
-      v = *reinterpret_cast<const uint4*>(static_cast<const T*>(p.q) + (q_start + m0 + row) * p.q_stride_t +
-                                          h * p.q_stride_h + c * 8);
+  {
+    const T* qbase = static_cast<const T*>(p.q);
+    for (int i = threadIdx.x; i < kBM * kChunks; i += kThreads) {
+      const int row = i / kChunks;
+      const int c = i % kChunks;
+      const T* src = row < rows ? qbase + (q_start + m0 + row) * p.q_stride_t + h * p.q_stride_h + c * 8 : qbase;
+      cp_async16(qs + row * kLd + c * 8, src, row < rows);  // committed with the first K/V tile
     }
-    *reinterpret_cast<uint4*>(qs + row * kLd + c * 8) = v;
   }
 
   const int warp = threadIdx.x / 32;
   const int lane = threadIdx.x % 32;
   const int g = lane / 4;  // fragment row (and row + 8)
   const int t = lane % 4;  // fragment column pair
-  const int row0 = m0 + warp * 16 + g;
-  const KeyRange kr[2] = {key_range(ctx + row0, seq_len, p.causal, p.window),
-                          key_range(ctx + row0 + 8, seq_len, p.causal, p.window)};
+  const int wrow0 = warp * 16 * kMT;  // this warp's first row in the CTA
+  const bool warp_active = wrow0 < rows;
+  const int wrow_last = min(wrow0 + 16 * kMT, rows) - 1;
+  const int pos0 = ctx + m0 + wrow0 + g;  // position of this thread's first fragment row
+  const KeyRange wfirst = key_range(ctx + m0 + wrow0, seq_len, p.causal, p.window);
+  const KeyRange wlast = key_range(ctx + m0 + wrow_last, seq_len, p.causal, p.window);
   const KeyRange first = key_range(ctx + m0, seq_len, p.causal, p.window);
   const KeyRange last = key_range(ctx + m0 + rows - 1, seq_len, p.causal, p.window);
-  // Keys in [interior_lo, interior_hi) are visible to every row of the CTA.
-  const int interior_lo = last.lo, interior_hi = first.hi;
   const int n_begin = first.lo / kBN * kBN, n_end = last.hi;
   const bool softcap = p.softcap > 0.0f;
   const float sl2 = p.scale * kLog2e;
 
-  float o[D / 8][4];
+  float o[kMT][D / 8][4];
 #pragma unroll
-  for (int i = 0; i < D / 8; ++i) o[i][0] = o[i][1] = o[i][2] = o[i][3] = 0.0f;
-  float mrow[2] = {-INFINITY, -INFINITY};
-  float lrow[2] = {0.0f, 0.0f};
+  for (int mt = 0; mt < kMT; ++mt) {
+#pragma unroll
+    for (int i = 0; i < D / 8; ++i) o[mt][i][0] = o[mt][i][1] = o[mt][i][2] = o[mt][i][3] = 0.0f;
+  }
+  float mrow[kMT][2], lrow[kMT][2];
+#pragma unroll
+  for (int mt = 0; mt < kMT; ++mt) {
+    mrow[mt][0] = mrow[mt][1] = -INFINITY;
+    lrow[mt][0] = lrow[mt][1] = 0.0f;
+  }
   const int* bt_row = p.block_table + r * p.bt_stride;
 
   bool my_valid = issue_kv_tile<T, kFp8, D>(p, bt_row, kvh, n_begin, n_end, kbuf(0), vbuf(0), kvalid(0));
@@ -194,129 +261,159 @@ __global__ void __launch_bounds__(kThreads) prefill_kernel(KernelParams p) {
     } else {
       cp_async_wait<0>();
     }
-    const bool interior =
-        __syncthreads_and(my_valid) && n0 >= interior_lo && n0 + kBN <= interior_hi;  // also publishes Q/K/V
+    const bool all_valid = __syncthreads_and(my_valid);  // also publishes Q/K/V
     my_valid = next_valid;
-    const T* ks = kbuf(buf);
-    const T* vs = vbuf(buf);
-    const int* valid = kvalid(buf);
+    // Skip tiles no row of this warp sees; mask only tiles some row sees in part.
+    if (warp_active && n0 < wlast.hi && n0 + kBN > wfirst.lo) {
+      const bool interior = all_valid && n0 >= wlast.lo && n0 + kBN <= wfirst.hi;
+      const T* ks = kbuf(buf);
+      const T* vs = vbuf(buf);
+      const int* valid = kvalid(buf);
 
-    float s[kBN / 8][4];
+      float s[kMT][kBN / 8][4];
 #pragma unroll
-    for (int nt = 0; nt < kBN / 8; ++nt) s[nt][0] = s[nt][1] = s[nt][2] = s[nt][3] = 0.0f;
+      for (int mt = 0; mt < kMT; ++mt) {
 #pragma unroll
-    for (int k0 = 0; k0 < D; k0 += 16) {
-      std::uint32_t a[4];
-      ldmatrix_x4(a, qs + (warp * 16 + (lane & 7) + ((lane >> 3) & 1) * 8) * kLd + k0 + (lane >> 4) * 8);
-#pragma unroll
-      for (int nt = 0; nt < kBN / 8; nt += 2) {
-        std::uint32_t b[4];
-        ldmatrix_x4(b, ks + (nt * 8 + (lane & 7) + (lane >> 4) * 8) * kLd + k0 + ((lane >> 3) & 1) * 8);
-        mma16816<T>(s[nt], a, b[0], b[1]);
-        mma16816<T>(s[nt + 1], a, b[2], b[3]);
+        for (int nt = 0; nt < kBN / 8; ++nt) s[mt][nt][0] = s[mt][nt][1] = s[mt][nt][2] = s[mt][nt][3] = 0.0f;
       }
-    }
-
-    float tile_max[2] = {-INFINITY, -INFINITY};
 #pragma unroll
-    for (int nt = 0; nt < kBN / 8; ++nt) {
+      for (int k0 = 0; k0 < D; k0 += 16) {
+        std::uint32_t a[kMT][4];
 #pragma unroll
-      for (int e = 0; e < 4; ++e) {
-        const int hr = e >> 1;
-        float x = softcap ? soft_cap(s[nt][e] * p.scale, p.softcap) * kLog2e : s[nt][e] * sl2;
-        if (!interior) {
-          const int jj = nt * 8 + 2 * t + (e & 1);
-          const int j = n0 + jj;
-          if (!(j >= kr[hr].lo && j < kr[hr].hi && valid[jj])) x = -INFINITY;
+        for (int mt = 0; mt < kMT; ++mt)
+          ldmatrix_x4(a[mt], qs + (wrow0 + mt * 16 + (lane & 7) + ((lane >> 3) & 1) * 8) * kLd + k0 +
+                                 (lane >> 4) * 8);
+#pragma unroll
+        for (int nt = 0; nt < kBN / 8; nt += 2) {
+          std::uint32_t b[4];
+          ldmatrix_x4(b, ks + (nt * 8 + (lane & 7) + (lane >> 4) * 8) * kLd + k0 + ((lane >> 3) & 1) * 8);
+#pragma unroll
+          for (int mt = 0; mt < kMT; ++mt) {
+            mma16816<T>(s[mt][nt], a[mt], b[0], b[1]);
+            mma16816<T>(s[mt][nt + 1], a[mt], b[2], b[3]);
+          }
         }
-        s[nt][e] = x;
-        tile_max[hr] = fmaxf(tile_max[hr], x);
       }
-    }
-    float corr[2];
-#pragma unroll
-    for (int hr = 0; hr < 2; ++hr) {
-      tile_max[hr] = fmaxf(tile_max[hr], __shfl_xor_sync(0xffffffffu, tile_max[hr], 1));
-      tile_max[hr] = fmaxf(tile_max[hr], __shfl_xor_sync(0xffffffffu, tile_max[hr], 2));
-      const float m_new = fmaxf(mrow[hr], tile_max[hr]);
-      corr[hr] = m_new == -INFINITY ? 1.0f : exp2f(mrow[hr] - m_new);
-      mrow[hr] = m_new;
-      lrow[hr] *= corr[hr];
-    }
-#pragma unroll
-    for (int nt = 0; nt < kBN / 8; ++nt) {
-#pragma unroll
-      for (int e = 0; e < 4; ++e) {
-        const int hr = e >> 1;
-        s[nt][e] = mrow[hr] == -INFINITY ? 0.0f : exp2f(s[nt][e] - mrow[hr]);
-        lrow[hr] += s[nt][e];
-      }
-    }
-#pragma unroll
-    for (int i = 0; i < D / 8; ++i) {
-      o[i][0] *= corr[0];
-      o[i][1] *= corr[0];
-      o[i][2] *= corr[1];
-      o[i][3] *= corr[1];
-    }
 
 #pragma unroll
-    for (int kk = 0; kk < kBN / 16; ++kk) {
-      const std::uint32_t a[4] = {pack2<T>(s[2 * kk][0], s[2 * kk][1]), pack2<T>(s[2 * kk][2], s[2 * kk][3]),
-                                  pack2<T>(s[2 * kk + 1][0], s[2 * kk + 1][1]),
-                                  pack2<T>(s[2 * kk + 1][2], s[2 * kk + 1][3])};
+      for (int mt = 0; mt < kMT; ++mt) {
+        float tile_max[2] = {-INFINITY, -INFINITY};
 #pragma unroll
-      for (int dt = 0; dt < D / 8; dt += 2) {
-        std::uint32_t b[4];
-        const int vrow = kk * 16 + (lane & 7) + ((lane >> 3) & 1) * 8;
-        const int vcol = dt * 8 + (lane >> 4) * 8;
-        ldmatrix_x4_trans(b, vs + vrow * kLd + vcol);
-        mma16816<T>(o[dt], a, b[0], b[1]);
-        mma16816<T>(o[dt + 1], a, b[2], b[3]);
+        for (int nt = 0; nt < kBN / 8; ++nt) {
+#pragma unroll
+          for (int e = 0; e < 4; ++e) {
+            const int hr = e >> 1;
+            float x = softcap ? soft_cap(s[mt][nt][e] * p.scale, p.softcap) * kLog2e : s[mt][nt][e] * sl2;
+            if (!interior) {
+              const int jj = nt * 8 + 2 * t + (e & 1);
+              const KeyRange kr = key_range(pos0 + mt * 16 + hr * 8, seq_len, p.causal, p.window);
+              const int j = n0 + jj;
+              if (!(j >= kr.lo && j < kr.hi && valid[jj])) x = -INFINITY;
+            }
+            s[mt][nt][e] = x;
+            tile_max[hr] = fmaxf(tile_max[hr], x);
+          }
+        }
+        float corr[2], muse[2];
+#pragma unroll
+        for (int hr = 0; hr < 2; ++hr) {
+          tile_max[hr] = fmaxf(tile_max[hr], __shfl_xor_sync(0xffffffffu, tile_max[hr], 1));
+          tile_max[hr] = fmaxf(tile_max[hr], __shfl_xor_sync(0xffffffffu, tile_max[hr], 2));
+          const float m_new = fmaxf(mrow[mt][hr], tile_max[hr]);
+          muse[hr] = m_new == -INFINITY ? 0.0f : m_new;  // a row that saw nothing yet keeps zeros
+          corr[hr] = fast_exp2(mrow[mt][hr] - muse[hr]);
+          mrow[mt][hr] = m_new;
+          lrow[mt][hr] *= corr[hr];
+        }
+#pragma unroll
+        for (int nt = 0; nt < kBN / 8; ++nt) {
+#pragma unroll
+          for (int e = 0; e < 4; ++e) {
+            const int hr = e >> 1;
+            s[mt][nt][e] = fast_exp2(s[mt][nt][e] - muse[hr]);
+            lrow[mt][hr] += s[mt][nt][e];
+          }
+        }
+#pragma unroll
+        for (int i = 0; i < D / 8; ++i) {
+          o[mt][i][0] *= corr[0];
+          o[mt][i][1] *= corr[0];
+          o[mt][i][2] *= corr[1];
+          o[mt][i][3] *= corr[1];
+        }
+      }
+
+#pragma unroll
+      for (int kk = 0; kk < kBN / 16; ++kk) {
+        std::uint32_t a[kMT][4];
+#pragma unroll
+        for (int mt = 0; mt < kMT; ++mt) {
+          a[mt][0] = pack2<T>(s[mt][2 * kk][0], s[mt][2 * kk][1]);
+          a[mt][1] = pack2<T>(s[mt][2 * kk][2], s[mt][2 * kk][3]);
+          a[mt][2] = pack2<T>(s[mt][2 * kk + 1][0], s[mt][2 * kk + 1][1]);
+          a[mt][3] = pack2<T>(s[mt][2 * kk + 1][2], s[mt][2 * kk + 1][3]);
+        }
+#pragma unroll
+        for (int dt = 0; dt < D / 8; dt += 2) {
+          std::uint32_t b[4];
+          const int vrow = kk * 16 + (lane & 7) + ((lane >> 3) & 1) * 8;
+          const int vcol = dt * 8 + (lane >> 4) * 8;
+          ldmatrix_x4_trans(b, vs + vrow * kLd + vcol);
+#pragma unroll
+          for (int mt = 0; mt < kMT; ++mt) {
+            mma16816<T>(o[mt][dt], a[mt], b[0], b[1]);
+            mma16816<T>(o[mt][dt + 1], a[mt], b[2], b[3]);
+          }
+        }
       }
     }
     __syncthreads();  // this buffer is refilled by the next iteration's issue
   }
 
 #pragma unroll
-  for (int hr = 0; hr < 2; ++hr) {
-    lrow[hr] += __shfl_xor_sync(0xffffffffu, lrow[hr], 1);
-    lrow[hr] += __shfl_xor_sync(0xffffffffu, lrow[hr], 2);
-  }
+  for (int mt = 0; mt < kMT; ++mt) {
 #pragma unroll
-  for (int hr = 0; hr < 2; ++hr) {
-    const int row = warp * 16 + g + hr * 8;
-    if (row >= rows) continue;
-    float mx = mrow[hr];
-    float sum = lrow[hr];
-    float w = 1.0f;
-    if (p.sinks != nullptr) {
-      const float sink = p.sinks[h] * kLog2e;
-      const float m_tot = fmaxf(mx, sink);
-      w = mx == -INFINITY ? 0.0f : exp2f(mx - m_tot);
-      sum = sum * w + exp2f(sink - m_tot);
-    }
-    const float inv = sum > 0.0f ? w / sum : 0.0f;
-    T* out = static_cast<T*>(p.out) + (q_start + m0 + row) * p.o_stride_t + h * p.o_stride_h;
+    for (int hr = 0; hr < 2; ++hr) {
+      float sum = lrow[mt][hr];
+      sum += __shfl_xor_sync(0xffffffffu, sum, 1);
+      sum += __shfl_xor_sync(0xffffffffu, sum, 2);
+      const int row = wrow0 + mt * 16 + g + hr * 8;
+      if (row >= rows) continue;
+      const float mx = mrow[mt][hr];
+      float w = 1.0f;
+      if (p.sinks != nullptr) {
+        const float sink = p.sinks[h] * kLog2e;
+        const float m_tot = fmaxf(mx, sink);
+        w = mx == -INFINITY ? 0.0f : exp2f(mx - m_tot);
+        sum = sum * w + exp2f(sink - m_tot);
+      }
+      const float inv = sum > 0.0f ? w / sum : 0.0f;
+      T* out = static_cast<T*>(p.out) + (q_start + m0 + row) * p.o_stride_t + h * p.o_stride_h;
 #pragma unroll
-    for (int dt = 0; dt < D / 8; ++dt) {
-      *reinterpret_cast<std::uint32_t*>(out + dt * 8 + 2 * t) =
-          pack2<T>(o[dt][2 * hr] * inv, o[dt][2 * hr + 1] * inv);
+      for (int dt = 0; dt < D / 8; ++dt) {
+        *reinterpret_cast<std::uint32_t*>(out + dt * 8 + 2 * t) =
+            pack2<T>(o[mt][dt][2 * hr] * inv, o[mt][dt][2 * hr + 1] * inv);
+      }
     }
   }
 }
 
 template <class T, bool kFp8, int D>
 int launch_prefill_typed(const KernelParams& p) {
-  const dim3 grid((p.max_query_len + kBM - 1) / kBM, p.num_heads, p.num_reqs);
-  prefill_kernel<T, kFp8, D><<<grid, kThreads, smem_bytes<D>(), static_cast<cudaStream_t>(p.stream)>>>(p);
+  constexpr int kBM = Cfg<D>::kBM;
+  const dim3 grid(p.num_heads, p.num_reqs, (p.max_query_len + kBM - 1) / kBM);
+  prefill_kernel<T, kFp8, D><<<grid, kThreads, Cfg<D>::kSmem, static_cast<cudaStream_t>(p.stream)>>>(p);
   return static_cast<int>(cudaGetLastError());
 }
 
 template <class T, bool kFp8, int D>
 int prepare_typed() {
-  return static_cast<int>(cudaFuncSetAttribute(prefill_kernel<T, kFp8, D>,
-                                               cudaFuncAttributeMaxDynamicSharedMemorySize, smem_bytes<D>()));
+  int rc = static_cast<int>(cudaFuncSetAttribute(prefill_kernel<T, kFp8, D>,
+                                                 cudaFuncAttributeMaxDynamicSharedMemorySize, Cfg<D>::kSmem));
+  if (rc == 0)
+    rc = static_cast<int>(
+        cudaFuncSetAttribute(prefill_kernel<T, kFp8, D>, cudaFuncAttributePreferredSharedMemoryCarveout, 100));
+  return rc;
 }
 
 template <int D>
