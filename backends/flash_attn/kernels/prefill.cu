@@ -295,45 +295,78 @@ __global__ void __launch_bounds__(kThreads, Cfg<D>::kMinBlocks) prefill_kernel(K
         }
       }
 
+      // Logits in the log2 domain; every branch here is uniform across the
+      // CTA and hoisted out of the element loops (no per-element branches).
+      if (softcap) {
+#pragma unroll
+        for (int mt = 0; mt < kMT; ++mt) {
+#pragma unroll
+          for (int nt = 0; nt < kBN / 8; ++nt) {
+#pragma unroll
+            for (int e = 0; e < 4; ++e) s[mt][nt][e] = soft_cap(s[mt][nt][e] * p.scale, p.softcap) * kLog2e;
+          }
+        }
+      } else {
+#pragma unroll
+        for (int mt = 0; mt < kMT; ++mt) {
+#pragma unroll
+          for (int nt = 0; nt < kBN / 8; ++nt) {
+#pragma unroll
+            for (int e = 0; e < 4; ++e) s[mt][nt][e] *= sl2;
+          }
+        }
+      }
+      if (!interior) {
+#pragma unroll
+        for (int mt = 0; mt < kMT; ++mt) {
+#pragma unroll
+          for (int hr = 0; hr < 2; ++hr) {
+            const KeyRange kr = key_range(pos0 + mt * 16 + hr * 8, seq_len, p.causal, p.window);
+            const int lo = kr.lo - n0, hi = kr.hi - n0;  // visible tile columns [lo, hi)
+#pragma unroll
+            for (int nt = 0; nt < kBN / 8; ++nt) {
+#pragma unroll
+              for (int e = 0; e < 2; ++e) {
+                const int jj = nt * 8 + 2 * t + e;
+                if (!(jj >= lo && jj < hi && valid[jj])) s[mt][nt][2 * hr + e] = -INFINITY;
+              }
+            }
+          }
+        }
+      }
+
 #pragma unroll
       for (int mt = 0; mt < kMT; ++mt) {
-        float tile_max[2] = {-INFINITY, -INFINITY};
+        // Row maxima and sums with two partial chains per row (shorter dependences).
+        float mx[2][2] = {{-INFINITY, -INFINITY}, {-INFINITY, -INFINITY}};
 #pragma unroll
         for (int nt = 0; nt < kBN / 8; ++nt) {
 #pragma unroll
-          for (int e = 0; e < 4; ++e) {
-            const int hr = e >> 1;
-            float x = softcap ? soft_cap(s[mt][nt][e] * p.scale, p.softcap) * kLog2e : s[mt][nt][e] * sl2;
-            if (!interior) {
-              const int jj = nt * 8 + 2 * t + (e & 1);
-              const KeyRange kr = key_range(pos0 + mt * 16 + hr * 8, seq_len, p.causal, p.window);
-              const int j = n0 + jj;
-              if (!(j >= kr.lo && j < kr.hi && valid[jj])) x = -INFINITY;
-            }
-            s[mt][nt][e] = x;
-            tile_max[hr] = fmaxf(tile_max[hr], x);
-          }
+          for (int e = 0; e < 4; ++e) mx[e >> 1][nt & 1] = fmaxf(mx[e >> 1][nt & 1], s[mt][nt][e]);
         }
         float corr[2], muse[2];
 #pragma unroll
         for (int hr = 0; hr < 2; ++hr) {
-          tile_max[hr] = fmaxf(tile_max[hr], __shfl_xor_sync(0xffffffffu, tile_max[hr], 1));
-          tile_max[hr] = fmaxf(tile_max[hr], __shfl_xor_sync(0xffffffffu, tile_max[hr], 2));
-          const float m_new = fmaxf(mrow[mt][hr], tile_max[hr]);
+          float tile_max = fmaxf(mx[hr][0], mx[hr][1]);
+          tile_max = fmaxf(tile_max, __shfl_xor_sync(0xffffffffu, tile_max, 1));
+          tile_max = fmaxf(tile_max, __shfl_xor_sync(0xffffffffu, tile_max, 2));
+          const float m_new = fmaxf(mrow[mt][hr], tile_max);
           muse[hr] = m_new == -INFINITY ? 0.0f : m_new;  // a row that saw nothing yet keeps zeros
           corr[hr] = fast_exp2(mrow[mt][hr] - muse[hr]);
           mrow[mt][hr] = m_new;
-          lrow[mt][hr] *= corr[hr];
         }
+        float sum[2][2] = {{0.0f, 0.0f}, {0.0f, 0.0f}};
 #pragma unroll
         for (int nt = 0; nt < kBN / 8; ++nt) {
 #pragma unroll
           for (int e = 0; e < 4; ++e) {
             const int hr = e >> 1;
             s[mt][nt][e] = fast_exp2(s[mt][nt][e] - muse[hr]);
-            lrow[mt][hr] += s[mt][nt][e];
+            sum[hr][nt & 1] += s[mt][nt][e];
           }
         }
+#pragma unroll
+        for (int hr = 0; hr < 2; ++hr) lrow[mt][hr] = lrow[mt][hr] * corr[hr] + (sum[hr][0] + sum[hr][1]);
 #pragma unroll
         for (int i = 0; i < D / 8; ++i) {
           o[mt][i][0] *= corr[0];
