@@ -3,17 +3,18 @@
 // rows of one head of one request: 128 rows (each warp two 16-row m-tiles, 32
 // contiguous rows, so every K/V fragment read from shared memory feeds two
 // MMAs) for head sizes up to 128, 64 rows for head 256 (register budget).
-// K/V tiles of 64 keys (128 for head 64) are gathered from the paged cache into shared memory
-// with cp.async, double-buffered so the next tile's loads overlap this tile's
-// math (fp8 rows are dequantised through registers instead); each thread walks
-// the block table incrementally (one division per tile). Fragments come from
-// ldmatrix; S = Q K^T and O += P V run on tensor cores with P kept in
-// registers; the softmax is the usual online one in the log2 domain with
-// ex2.approx, the per-element mask runs only on tiles that some row of the
-// warp does not fully see, and a warp skips tiles none of its rows sees
-// (causal diagonal). CTAs are ordered longest-first (the grid's slowest index
-// walks m-blocks from the last), heads fastest so GQA groups share K/V in L2.
-// Rows are padded by 8 elements so ldmatrix is conflict-free.
+// K/V tiles of 64 keys (128 for head 64) are gathered from the paged cache
+// into shared memory with cp.async, double-buffered so the next tile's loads
+// overlap this tile's math (fp8 rows are dequantised through registers
+// instead); each thread walks the block table incrementally (one division per
+// tile). Fragments come from ldmatrix; S = Q K^T and O += P V run on tensor
+// cores with P kept in registers; the softmax is the usual online one in the
+// log2 domain (scale folded into one FFMA before ex2.approx), the
+// per-element mask runs only on tiles that some row of the warp does not
+// fully see, and a warp skips tiles none of its rows sees (causal diagonal).
+// CTAs are ordered longest-first (the grid's slowest index walks m-blocks
+// from the last), heads fastest so GQA groups share K/V in L2. Rows are
+// padded by 8 elements so ldmatrix is conflict-free.
 #include <cuda_runtime.h>
 
 #include "common.cuh"
@@ -219,15 +220,16 @@ __global__ void __launch_bounds__(kThreads, Cfg<D>::kMinBlocks) prefill_kernel(K
     for (int i = threadIdx.x; i < kBM * kChunks; i += kThreads) {
       const int row = i / kChunks;
       const int c = i % kChunks;
-      const T* src = row < rows ? qbase + (q_start + m0 + row) * p.q_stride_t + h * p.q_stride_h + c * 8 : qbase;
+      const T* src =
+          row < rows ? qbase + (q_start + m0 + row) * p.q_stride_t + h * p.q_stride_h + c * 8 : qbase;
       cp_async16(qs + row * kLd + c * 8, src, row < rows);  // committed with the first K/V tile
     }
   }
 
   const int warp = threadIdx.x / 32;
   const int lane = threadIdx.x % 32;
-  const int g = lane / 4;  // fragment row (and row + 8)
-  const int t = lane % 4;  // fragment column pair
+  const int g = lane / 4;             // fragment row (and row + 8)
+  const int t = lane % 4;             // fragment column pair
   const int wrow0 = warp * 16 * kMT;  // this warp's first row in the CTA
   const bool warp_active = wrow0 < rows;
   const int wrow_last = min(wrow0 + 16 * kMT, rows) - 1;
@@ -456,8 +458,8 @@ int prepare_typed() {
   int rc = static_cast<int>(cudaFuncSetAttribute(prefill_kernel<T, kFp8, D>,
                                                  cudaFuncAttributeMaxDynamicSharedMemorySize, Cfg<D>::kSmem));
   if (rc == 0)
-    rc = static_cast<int>(
-        cudaFuncSetAttribute(prefill_kernel<T, kFp8, D>, cudaFuncAttributePreferredSharedMemoryCarveout, 100));
+    rc = static_cast<int>(cudaFuncSetAttribute(prefill_kernel<T, kFp8, D>,
+                                               cudaFuncAttributePreferredSharedMemoryCarveout, 100));
   return rc;
 }
 
