@@ -14,6 +14,9 @@
 // partials that merge_kernel combines with a log-sum-exp merge.
 #include <cuda_runtime.h>
 
+#include <cstdlib>
+#include <type_traits>
+
 #include "common.cuh"
 #include "decode.cuh"
 
@@ -22,18 +25,30 @@ namespace {
 
 constexpr int kThreads = 128;
 constexpr int kWarps = kThreads / 32;
-constexpr int kTile = kThreads;  // keys per tile: one per thread in the score phase
+
+__device__ __forceinline__ void dec_cp_async16(void* dst, const void* src, bool valid) {
+  const unsigned addr = static_cast<unsigned>(__cvta_generic_to_shared(dst));
+  // src-size 0 zero-fills the 16 bytes without reading global memory.
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(addr), "l"(src), "r"(valid ? 16 : 0));
+}
+__device__ __forceinline__ void dec_cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::); }
+template <int N>
+__device__ __forceinline__ void dec_cp_async_wait() {
+  asm volatile("cp.async.wait_group %0;\n" ::"n"(N));
+}
 
 /// Raw storage of eight cache elements: 16 bytes, or 8 for fp8.
 template <bool kFp8>
 using Raw8 = std::conditional_t<kFp8, uint2, uint4>;
 
+/// Eight cache elements as floats (fp8 is not scaled here: the scales are
+/// folded into the query and the final accumulator).
 template <class T, bool kFp8>
-__device__ __forceinline__ void unpack8(const Raw8<kFp8>& raw, float scale, float (&dst)[8]) {
+__device__ __forceinline__ void unpack8(const Raw8<kFp8>& raw, float (&dst)[8]) {
   if constexpr (kFp8) {
     const __nv_fp8_e4m3* e = reinterpret_cast<const __nv_fp8_e4m3*>(&raw);
 #pragma unroll
-    for (int i = 0; i < 8; ++i) dst[i] = float(e[i]) * scale;
+    for (int i = 0; i < 8; ++i) dst[i] = float(e[i]);
   } else {
     const T* e = reinterpret_cast<const T*>(&raw);
 #pragma unroll
@@ -41,19 +56,48 @@ __device__ __forceinline__ void unpack8(const Raw8<kFp8>& raw, float scale, floa
   }
 }
 
-template <class T, bool kFp8, int D, int HP>
-__global__ void __launch_bounds__(kThreads, (D <= 128 && HP == 4) ? 3 : 1)
+/// Compile-time shape of one decode kernel instance.
+template <bool kFp8, int D, int HP, int kTileKeys, int kStagesN>
+struct DecodeCfg {
+  static constexpr int kTile = kTileKeys;    // keys per pipeline stage
+  static constexpr int kStages = kStagesN;   // cp.async stages (kStages - 1 tiles in flight while one is used)
+  static constexpr int kElem = kFp8 ? 1 : 2;
+  static constexpr int kRowBytes = D * kElem;
+  static constexpr int kUnits = kRowBytes / 16;    // 16-byte copies per K (or V) row
+  static constexpr int kPitch = kRowBytes + 16;    // padded row: conflict-free column reads
+  static constexpr int kStageBytes = 2 * kTile * kPitch;  // K rows then V rows
+  static constexpr int kChunks = D / 8;            // 8-element compute chunks per row
+  static constexpr int kParts = kThreads / kTile;  // score phase: threads per key
+  static constexpr int kChunksPerPart = kChunks / kParts;
+  static constexpr int kKeyGroups = kThreads / kChunks;  // value phase: threads per chunk column
+  static constexpr int kKeysPerGroup = (kTile + kKeyGroups - 1) / kKeyGroups;
+  static constexpr int kLoadIters = (kTile * kUnits + kThreads - 1) / kThreads;
+  static constexpr int kAccBytes = kKeyGroups * HP * D * 4;
+  static constexpr int kSmem = kStages * kStageBytes > kAccBytes ? kStages * kStageBytes : kAccBytes;
+  static_assert(kThreads % kTile == 0 && kChunks % kParts == 0, "tile shape");
+  static_assert(kRowBytes % 16 == 0, "rows are copied in 16-byte units");
+};
+
+/// Tile and stage count for each (cache type, head size, heads per CTA).
+template <bool kFp8, int D, int HP>
+struct DecodeShape {
+  static constexpr int kTile = D >= 256 ? 32 : 64;
+  static constexpr int kStages = 3;
+};
+
+template <class T, bool kFp8, int D, int HP, int kTileKeys, int kStagesN>
+__global__ void __launch_bounds__(kThreads, HP == 4 ? 4 : 2)
     decode_kernel(KernelParams p, int num_splits, int dq) {
+  using Cfg = DecodeCfg<kFp8, D, HP, kTileKeys, kStagesN>;
   using C = CacheElem<T, kFp8>;
   using Raw = Raw8<kFp8>;
-  constexpr int kChunks = D / 8;
-  constexpr int kKeyGroups = kThreads / kChunks;  // value phase: threads per chunk column
-  constexpr int kKeysPerGroup = (kTile + kKeyGroups - 1) / kKeyGroups;  // the last group may run short
-  constexpr int kPiece = D <= 128 ? kChunks : 16;  // K chunks loaded together in the score phase
+  constexpr int kTile = Cfg::kTile, kStages = Cfg::kStages, kPitch = Cfg::kPitch;
+  constexpr int kChunks = Cfg::kChunks, kKeyGroups = Cfg::kKeyGroups, kKeysPerGroup = Cfg::kKeysPerGroup;
+  extern __shared__ __align__(16) unsigned char smem[];
   __shared__ __align__(16) float s_q[HP][D];
-  __shared__ float s_p[HP][kTile];
+  __shared__ float s_part[Cfg::kParts][HP][kTile];  // score partials; row 0 then holds probabilities
+  __shared__ unsigned char s_valid[kStages][kTile];
   __shared__ float s_m[HP], s_l[HP], s_corr[HP];
-  __shared__ float s_acc[kKeyGroups][HP][D];
 
   const int split = blockIdx.x;
   const int group_size = p.num_heads / p.num_kv_heads;
@@ -77,99 +121,130 @@ __global__ void __launch_bounds__(kThreads, (D <= 128 && HP == 4) ? 3 : 1)
   const int token = q_start + qi;
   const KeyRange range = key_range(seq_len - q_len + qi, seq_len, p.causal, p.window);
   const int span = range.hi - range.lo;
-  const int per_split = (span + num_splits - 1) / num_splits;
+  // Splits cover whole tiles (the last one may run short).
+  const int per_split = ((span + num_splits - 1) / num_splits + kTile - 1) / kTile * kTile;
   const int lo = range.lo + split * per_split;
   const int hi = min(range.hi, lo + per_split);
+  const int num_tiles = hi > lo ? (hi - lo + kTile - 1) / kTile : 0;
 
-  for (int i = threadIdx.x; i < nh * kChunks; i += kThreads) {
+  const int* bt_row = p.block_table + r * p.bt_stride;
+  const unsigned char* kbase = static_cast<const unsigned char*>(p.k_cache) + kvh * Cfg::kRowBytes;
+  const unsigned char* vbase = static_cast<const unsigned char*>(p.v_cache) + kvh * Cfg::kRowBytes;
+  const long long row_stride = static_cast<long long>(p.num_kv_heads) * Cfg::kRowBytes;
+  const long long block_stride = p.cache_stride_block * Cfg::kElem;
+
+  // Issues the copies of tile `tile` (K and V rows of its keys) into stage `st`;
+  // keys out of range or in a bad block are zero-filled and marked invalid.
+  auto load_tile = [&](int tile, int st) {
+    unsigned char* sk = smem + st * Cfg::kStageBytes;
+    unsigned char* sv = sk + kTile * kPitch;
+    const int t0 = lo + tile * kTile;
+#pragma unroll
+    for (int it = 0; it < Cfg::kLoadIters; ++it) {
+      const int i = threadIdx.x + it * kThreads;
+      if (Cfg::kLoadIters * kThreads == kTile * Cfg::kUnits || i < kTile * Cfg::kUnits) {
+        const int kk = i / Cfg::kUnits, u = i % Cfg::kUnits;
+        const int j = t0 + kk;
+        long long off = -1;
+        if (j < hi) {
+          const int pb = physical_block(p, bt_row, j / p.block_size);
+          if (pb >= 0) off = pb * block_stride + (j % p.block_size) * row_stride + u * 16;
+        }
+        const bool ok = off >= 0;
+        dec_cp_async16(sk + kk * kPitch + u * 16, ok ? kbase + off : kbase, ok);
+        dec_cp_async16(sv + kk * kPitch + u * 16, ok ? vbase + off : vbase, ok);
+        if (u == 0) s_valid[st][kk] = ok;
+      }
+    }
+  };
+
+#pragma unroll
+  for (int s = 0; s < kStages - 1; ++s) {
+    if (s < num_tiles) load_tile(s, s);
+    dec_cp_async_commit();
+  }
+
+  // Query rows (softmax scale and, for fp8, k_scale folded in); rows past nh are 0.
+  const float qscale = kFp8 ? p.scale * p.k_scale : p.scale;
+  for (int i = threadIdx.x; i < HP * kChunks; i += kThreads) {
     const int h = i / kChunks, c = i % kChunks;
     float f[8];
-    load8(static_cast<const T*>(p.q) + token * p.q_stride_t + (h0 + h) * p.q_stride_h + c * 8, f);
+    if (h < nh) {
+      load8(static_cast<const T*>(p.q) + token * p.q_stride_t + (h0 + h) * p.q_stride_h + c * 8, f);
+    } else {
 #pragma unroll
-    for (int e = 0; e < 8; ++e) s_q[h][c * 8 + e] = f[e] * p.scale;
+      for (int e = 0; e < 8; ++e) f[e] = 0.0f;
+    }
+#pragma unroll
+    for (int e = 0; e < 8; ++e) s_q[h][c * 8 + e] = f[e] * qscale;
   }
   if (threadIdx.x < HP) {
     s_m[threadIdx.x] = -INFINITY;
     s_l[threadIdx.x] = 0.0f;
   }
 
-  const int vc = threadIdx.x % kChunks;  // value phase: chunk column
-  const int vg = threadIdx.x / kChunks;  // value phase: key group (>= kKeyGroups: idle)
+  const int sk_key = threadIdx.x % kTile;  // score phase: key of the tile
+  const int part = threadIdx.x / kTile;    // score phase: slice of the row
+  const int vc = threadIdx.x % kChunks;    // value phase: chunk column
+  const int vg = threadIdx.x / kChunks;    // value phase: key group (>= kKeyGroups: idle)
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   float acc[HP][8];
 #pragma unroll
   for (int h = 0; h < HP; ++h)
 #pragma unroll
     for (int e = 0; e < 8; ++e) acc[h][e] = 0.0f;
 
-  const int* bt_row = p.block_table + r * p.bt_stride;
-  const C* kbase = static_cast<const C*>(p.k_cache) + kvh * D;
-  const C* vbase = static_cast<const C*>(p.v_cache) + kvh * D;
-  const long long row_stride = static_cast<long long>(p.num_kv_heads) * D;
+  for (int tile = 0; tile < num_tiles; ++tile) {
+    dec_cp_async_wait<kStages - 2>();
+    __syncthreads();  // tile landed for every thread's copies; the previous tile is consumed
+    if (tile + kStages - 1 < num_tiles) load_tile(tile + kStages - 1, (tile + kStages - 1) % kStages);
+    dec_cp_async_commit();
+    const int st = tile % kStages;
+    const unsigned char* sk = smem + st * Cfg::kStageBytes;
+    const unsigned char* sv = sk + kTile * kPitch;
 
-  for (int t0 = lo; t0 < hi; t0 += kTile) {
-    // ---- scores: thread = key ----
-    const int j = t0 + threadIdx.x;
-    long long off = -1;
-    if (j < hi) {
-      const int pb = physical_block(p, bt_row, j / p.block_size);
-      if (pb >= 0) off = pb * p.cache_stride_block + (j % p.block_size) * row_stride;
-    }
-    // V rows of this thread's value-phase keys, loaded now so they are in
-    // flight together with the K rows below.
-    Raw vraw[kKeysPerGroup];
+    // ---- scores: (key, slice of the row) per thread ----
+    {
+      float dot[HP];
 #pragma unroll
-    for (int i = 0; i < kKeysPerGroup; ++i) {
-      const int kk = vg * kKeysPerGroup + i;
-      const int jj = t0 + kk;
-      vraw[i] = Raw{};
-      if (vg < kKeyGroups && kk < kTile && jj < hi) {
-        const int pb = physical_block(p, bt_row, jj / p.block_size);
-        if (pb >= 0)
-          vraw[i] = *reinterpret_cast<const Raw*>(vbase + pb * p.cache_stride_block +
-                                                  (jj % p.block_size) * row_stride + vc * 8);
-      }
-    }
-    __syncthreads();  // s_q written (first tile); s_p of the previous tile consumed
-    float dot[HP];
+      for (int h = 0; h < HP; ++h) dot[h] = 0.0f;
+      const unsigned char* krow = sk + sk_key * kPitch;
 #pragma unroll
-    for (int h = 0; h < HP; ++h) dot[h] = 0.0f;
-    if (off >= 0) {
-      const Raw* krow = reinterpret_cast<const Raw*>(kbase + off);
+      for (int cc = 0; cc < Cfg::kChunksPerPart; ++cc) {
+        const int c = part * Cfg::kChunksPerPart + cc;
+        const Raw raw = *reinterpret_cast<const Raw*>(krow + c * 8 * Cfg::kElem);
+        float kf[8];
+        unpack8<T, kFp8>(raw, kf);
 #pragma unroll
-      for (int c0 = 0; c0 < kChunks; c0 += kPiece) {
-        Raw raw[kPiece];
-#pragma unroll
-        for (int c = 0; c < kPiece; ++c) raw[c] = krow[c0 + c];
-#pragma unroll
-        for (int c = 0; c < kPiece; ++c) {
-          float kf[8];
-          unpack8<T, kFp8>(raw[c], p.k_scale, kf);
-#pragma unroll
-          for (int h = 0; h < HP; ++h) {
-            if (h < nh) {
-              const float4 qa = *reinterpret_cast<const float4*>(&s_q[h][(c0 + c) * 8]);
-              const float4 qb = *reinterpret_cast<const float4*>(&s_q[h][(c0 + c) * 8 + 4]);
-              dot[h] += qa.x * kf[0] + qa.y * kf[1] + qa.z * kf[2] + qa.w * kf[3] + qb.x * kf[4] +
-                        qb.y * kf[5] + qb.z * kf[6] + qb.w * kf[7];
-            }
-          }
+        for (int h = 0; h < HP; ++h) {
+          const float4 qa = *reinterpret_cast<const float4*>(&s_q[h][c * 8]);
+          const float4 qb = *reinterpret_cast<const float4*>(&s_q[h][c * 8 + 4]);
+          dot[h] += qa.x * kf[0] + qa.y * kf[1] + qa.z * kf[2] + qa.w * kf[3] + qb.x * kf[4] + qb.y * kf[5] +
+                    qb.z * kf[6] + qb.w * kf[7];
         }
       }
-    }
 #pragma unroll
-    for (int h = 0; h < HP; ++h)
-      if (h < nh) s_p[h][threadIdx.x] = off >= 0 ? soft_cap(dot[h], p.softcap) : -INFINITY;
+      for (int h = 0; h < HP; ++h) s_part[part][h][sk_key] = dot[h];
+    }
     __syncthreads();
 
-    // ---- softmax: warp = head ----
-    const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+    // ---- softmax: warp per head ----
     for (int h = warp; h < nh; h += kWarps) {
-      float x[kTile / 32];
+      constexpr int kPer = (kTile + 31) / 32;
+      float x[kPer];
       float mx = -INFINITY;
 #pragma unroll
-      for (int i = 0; i < kTile / 32; ++i) {
-        x[i] = s_p[h][lane + 32 * i];
-        mx = fmaxf(mx, x[i]);
+      for (int i = 0; i < kPer; ++i) {
+        const int kk = lane + 32 * i;
+        float s = -INFINITY;
+        if (kk < kTile && s_valid[st][kk]) {
+          s = 0.0f;
+#pragma unroll
+          for (int q = 0; q < Cfg::kParts; ++q) s += s_part[q][h][kk];
+          s = soft_cap(s, p.softcap);
+        }
+        x[i] = s;
+        mx = fmaxf(mx, s);
       }
 #pragma unroll
       for (int o = 16; o > 0; o /= 2) mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, o));
@@ -177,14 +252,14 @@ __global__ void __launch_bounds__(kThreads, (D <= 128 && HP == 4) ? 3 : 1)
       const float m_new = fmaxf(m_old, mx);
       float sum = 0.0f;
 #pragma unroll
-      for (int i = 0; i < kTile / 32; ++i) {
+      for (int i = 0; i < kPer; ++i) {
+        const int kk = lane + 32 * i;
         const float e = m_new == -INFINITY ? 0.0f : __expf(x[i] - m_new);
-        s_p[h][lane + 32 * i] = e;
+        if (kk < kTile) s_part[0][h][kk] = e;
         sum += e;
       }
 #pragma unroll
       for (int o = 16; o > 0; o /= 2) sum += __shfl_xor_sync(0xffffffffu, sum, o);
-      __syncwarp();
       if (lane == 0) {
         const float corr = m_new == -INFINITY ? 1.0f : __expf(m_old - m_new);
         s_corr[h] = corr;
@@ -194,7 +269,7 @@ __global__ void __launch_bounds__(kThreads, (D <= 128 && HP == 4) ? 3 : 1)
     }
     __syncthreads();
 
-    // ---- values: thread = (chunk, key group) ----
+    // ---- values: (chunk column, key group) per thread ----
     if (vg < kKeyGroups) {
 #pragma unroll
       for (int h = 0; h < HP; ++h) {
@@ -205,12 +280,13 @@ __global__ void __launch_bounds__(kThreads, (D <= 128 && HP == 4) ? 3 : 1)
 #pragma unroll
       for (int i = 0; i < kKeysPerGroup; ++i) {
         const int kk = vg * kKeysPerGroup + i;
-        float vf[8];
-        unpack8<T, kFp8>(vraw[i], p.v_scale, vf);
+        if (kKeysPerGroup * kKeyGroups == kTile || kk < kTile) {
+          const Raw raw = *reinterpret_cast<const Raw*>(sv + kk * kPitch + vc * 8 * Cfg::kElem);
+          float vf[8];
+          unpack8<T, kFp8>(raw, vf);
 #pragma unroll
-        for (int h = 0; h < HP; ++h) {
-          if (h < nh) {
-            const float pr = kk < kTile ? s_p[h][kk] : 0.0f;
+          for (int h = 0; h < HP; ++h) {
+            const float pr = h < nh ? s_part[0][h][kk] : 0.0f;
 #pragma unroll
             for (int e = 0; e < 8; ++e) acc[h][e] = fmaf(pr, vf[e], acc[h][e]);
           }
@@ -219,21 +295,26 @@ __global__ void __launch_bounds__(kThreads, (D <= 128 && HP == 4) ? 3 : 1)
     }
   }
 
-  __syncthreads();
+  dec_cp_async_wait<0>();
+  __syncthreads();  // every stage drained and consumed: the pipeline memory becomes s_acc
+  float* s_acc = reinterpret_cast<float*>(smem);  // [kKeyGroups][HP][D]
   if (vg < kKeyGroups) {
 #pragma unroll
     for (int h = 0; h < HP; ++h)
       if (h < nh)
 #pragma unroll
-        for (int e = 0; e < 8; ++e) s_acc[vg][h][vc * 8 + e] = acc[h][e];
+        for (int e = 0; e < 8; ++e) s_acc[(vg * HP + h) * D + vc * 8 + e] = acc[h][e];
   }
   __syncthreads();
 
+  const float vscale = kFp8 ? p.v_scale : 1.0f;
   for (int idx = threadIdx.x; idx < nh * D; idx += kThreads) {
     const int h = idx / D;
     const int d = idx % D;
     float a = 0.0f;
-    for (int g = 0; g < kKeyGroups; ++g) a += s_acc[g][h][d];
+#pragma unroll
+    for (int g = 0; g < kKeyGroups; ++g) a += s_acc[(g * HP + h) * D + d];
+    a *= vscale;
     const float mx = s_m[h], sum = s_l[h];
     const long long row = static_cast<long long>(token) * p.num_heads + h0 + h;
     if (num_splits == 1) {
@@ -249,6 +330,14 @@ __global__ void __launch_bounds__(kThreads, (D <= 128 && HP == 4) ? 3 : 1)
     }
   }
 }
+
+}  // namespace
+}  // namespace attnreg::flash_attn
+
+#include "decode_mma.cuh"
+
+namespace attnreg::flash_attn {
+namespace {
 
 /// Combines the split partials of every decode row (log-sum-exp merge).
 template <class T, int D>
@@ -280,17 +369,92 @@ __global__ void merge_kernel(KernelParams p, int num_splits, int dq) {
   }
 }
 
+/// The decode kernel instance for (T, fp8, D, HP), opted into its dynamic
+/// shared memory once (cudaFuncSetAttribute is no stream operation, so this
+/// is legal during graph capture too).
+template <class T, bool kFp8, int D, int HP>
+struct DecodeInst {
+  using S = DecodeShape<kFp8, D, HP>;
+  using Cfg = DecodeCfg<kFp8, D, HP, S::kTile, S::kStages>;
+  static constexpr auto kernel = decode_kernel<T, kFp8, D, HP, S::kTile, S::kStages>;
+  static int prepare() {
+    static const int rc = static_cast<int>(
+        cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, Cfg::kSmem));
+    return rc;
+  }
+  static int launch(const KernelParams& p, dim3 grid, cudaStream_t s, int num_splits, int dq) {
+    if (int rc = prepare(); rc != 0) return rc;
+    kernel<<<grid, kThreads, Cfg::kSmem, s>>>(p, num_splits, dq);
+    return 0;
+  }
+  static int ctas_per_sm() {
+    int n = 0;
+    if (prepare() != 0) return 0;
+    cudaOccupancyMaxActiveBlocksPerMultiprocessor(&n, kernel, kThreads, Cfg::kSmem);
+    return n;
+  }
+};
+
+/// The tensor-core kernel instance for a 16-bit cache.
+template <class T, int D, int HP, int kTile, int kStages>
+struct MmaInst {
+  using Cfg = MmaCfg<D, kTile, kStages>;
+  static constexpr auto kernel = decode_mma_kernel<T, D, HP, kTile, kStages>;
+  static int prepare() {
+    static const int rc = static_cast<int>(
+        cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, Cfg::kSmem));
+    return rc;
+  }
+  static int launch(const KernelParams& p, dim3 grid, cudaStream_t s, int num_splits, int dq) {
+    if (int rc = prepare(); rc != 0) return rc;
+    kernel<<<grid, kThreads, Cfg::kSmem, s>>>(p, num_splits, dq);
+    return 0;
+  }
+  static int ctas_per_sm() {
+    int n = 0;
+    if (prepare() != 0) return 0;
+    cudaOccupancyMaxActiveBlocksPerMultiprocessor(&n, kernel, kThreads, Cfg::kSmem);
+    return n;
+  }
+};
+
+/// Tuning knob for the device A/B of the headline shape (D 128, 4 heads per
+/// CTA): ATTNREG_FA_DECODE_TILE32=1 selects 32-key tiles in 4 stages.
+inline bool use_tile32() {
+  static const bool v = [] {
+    const char* e = std::getenv("ATTNREG_FA_DECODE_TILE32");
+    return e != nullptr && e[0] == '1';
+  }();
+  return v;
+}
+
+/// Launches (kind = 0) or sizes (kind = 1: CTAs per SM) the decode kernel for (T, fp8, D, HP).
+template <class T, bool kFp8, int D, int HP>
+int decode_op(int kind, const KernelParams& p, dim3 grid, cudaStream_t s, int num_splits, int dq) {
+  if constexpr (kFp8) {
+    using I = DecodeInst<T, kFp8, D, HP>;
+    return kind == 0 ? I::launch(p, grid, s, num_splits, dq) : I::ctas_per_sm();
+  } else {
+    if constexpr (D == 128 && HP == 4) {
+      if (use_tile32()) {
+        using I = MmaInst<T, D, HP, 32, 4>;
+        return kind == 0 ? I::launch(p, grid, s, num_splits, dq) : I::ctas_per_sm();
+      }
+    }
+    using I = MmaInst<T, D, HP, MmaShape<D>::kTile, MmaShape<D>::kStages>;
+    return kind == 0 ? I::launch(p, grid, s, num_splits, dq) : I::ctas_per_sm();
+  }
+}
+
 template <class T, bool kFp8, int D>
 int launch_decode_typed(const KernelParams& p, int num_splits, int dq) {
   const int group_size = p.num_heads / p.num_kv_heads;
   const int hp = heads_per_cta(group_size);
   const dim3 grid(num_splits, p.num_kv_heads * ((group_size + hp - 1) / hp), p.num_reqs * dq);
   auto s = static_cast<cudaStream_t>(p.stream);
-  if (hp == 4) {
-    decode_kernel<T, kFp8, D, 4><<<grid, kThreads, 0, s>>>(p, num_splits, dq);
-  } else {
-    decode_kernel<T, kFp8, D, kHeadsPerCta><<<grid, kThreads, 0, s>>>(p, num_splits, dq);
-  }
+  const int rc = hp == 4 ? decode_op<T, kFp8, D, 4>(0, p, grid, s, num_splits, dq)
+                         : decode_op<T, kFp8, D, kHeadsPerCta>(0, p, grid, s, num_splits, dq);
+  if (rc != 0) return rc;
   if (num_splits > 1) {
     merge_kernel<T, D><<<dim3(p.num_reqs * dq, p.num_heads), D, 0, s>>>(p, num_splits, dq);
   }
@@ -315,13 +479,9 @@ int launch_decode_d(const KernelParams& p, int num_splits, int dq) {
 
 template <class T, bool kFp8, int D>
 int ctas_per_sm_typed(const KernelParams& p) {
-  int n = 0;
-  if (heads_per_cta(p.num_heads / p.num_kv_heads) == 4) {
-    cudaOccupancyMaxActiveBlocksPerMultiprocessor(&n, decode_kernel<T, kFp8, D, 4>, kThreads, 0);
-  } else {
-    cudaOccupancyMaxActiveBlocksPerMultiprocessor(&n, decode_kernel<T, kFp8, D, kHeadsPerCta>, kThreads, 0);
-  }
-  return n;
+  return heads_per_cta(p.num_heads / p.num_kv_heads) == 4
+             ? decode_op<T, kFp8, D, 4>(1, p, dim3(), nullptr, 1, 1)
+             : decode_op<T, kFp8, D, kHeadsPerCta>(1, p, dim3(), nullptr, 1, 1);
 }
 
 template <class T, bool kFp8>

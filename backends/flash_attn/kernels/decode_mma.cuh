@@ -1,0 +1,320 @@
+// Tensor-core decode kernel for a 16-bit (fp16/bf16) KV cache; included by
+// decode.cu only. One CTA of 4 warps serves one query token, up to HP query
+// heads of one KV head and one split of the visible key range, like the
+// CUDA-core kernel, but:
+//   - K/V tiles of kTile keys stream through a kStages-deep cp.async ring in
+//     shared memory (rows padded by 16 bytes: conflict-free ldmatrix), the
+//     row offsets of a tile gathered through the block table once per key
+//     into shared memory one iteration ahead of the copies;
+//   - scores are m16n8k16 mma with the HP query heads as the rows of A
+//     (padded to 16 with zeros, kept in registers for the whole kernel) and
+//     K rows as B (ldmatrix, no conversion); warp w scores keys
+//     [w*kTile/4, (w+1)*kTile/4) over all of D;
+//   - P*V is m16n8k16 mma too: P (probabilities rounded to the input type, as
+//     FlashAttention does) as A, V via ldmatrix.trans as B; warp w owns the
+//     output columns [w*D/4, (w+1)*D/4), so no cross-warp reduction is needed.
+// The instruction count per byte is a fraction of the CUDA-core kernel's,
+// which was issue bound (4 cycles between issues per warp at 2 warps per
+// scheduler).
+#pragma once
+
+namespace attnreg::flash_attn {
+namespace {
+
+template <class T>
+__device__ __forceinline__ void mma16816_dec(float (&c)[4], std::uint32_t a0, std::uint32_t a2, std::uint32_t b0,
+                                             std::uint32_t b1) {
+  // Rows 8..15 of A (a1, a3) are the zero padding of the head rows.
+  if constexpr (std::is_same_v<T, __nv_bfloat16>) {
+    asm volatile(
+        "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
+        "{%0,%1,%2,%3};\n"
+        : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+        : "r"(a0), "r"(0u), "r"(a2), "r"(0u), "r"(b0), "r"(b1));
+  } else {
+    asm volatile(
+        "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
+        "{%0,%1,%2,%3};\n"
+        : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+        : "r"(a0), "r"(0u), "r"(a2), "r"(0u), "r"(b0), "r"(b1));
+  }
+}
+
+__device__ __forceinline__ void ldsm_x4(std::uint32_t (&r)[4], const void* smem) {
+  const unsigned a = static_cast<unsigned>(__cvta_generic_to_shared(smem));
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+               : "r"(a));
+}
+__device__ __forceinline__ void ldsm_x4_trans(std::uint32_t (&r)[4], const void* smem) {
+  const unsigned a = static_cast<unsigned>(__cvta_generic_to_shared(smem));
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+               : "r"(a));
+}
+
+template <class T>
+__device__ __forceinline__ std::uint32_t pack2_dec(float lo, float hi) {
+  if constexpr (std::is_same_v<T, __nv_bfloat16>) {
+    const __nv_bfloat162 v = __floats2bfloat162_rn(lo, hi);
+    return *reinterpret_cast<const std::uint32_t*>(&v);
+  } else {
+    const __half2 v = __floats2half2_rn(lo, hi);
+    return *reinterpret_cast<const std::uint32_t*>(&v);
+  }
+}
+
+/// Compile-time shape of the tensor-core decode kernel.
+template <int D, int kTileKeys, int kStagesN>
+struct MmaCfg {
+  static constexpr int kTile = kTileKeys;
+  static constexpr int kStages = kStagesN;
+  static constexpr int kRowBytes = D * 2;
+  static constexpr int kUnits = kRowBytes / 16;
+  static constexpr int kPitch = kRowBytes + 16;
+  static constexpr int kStageBytes = 2 * kTile * kPitch;
+  static constexpr int kSmem = kStages * kStageBytes;
+  static constexpr int kLoadIters = (kTile * kUnits + kThreads - 1) / kThreads;
+  static constexpr int kKeysPerWarp = kTile / kWarps;  // score phase
+  static constexpr int kDimsPerWarp = D / kWarps;      // value phase
+  static_assert(kKeysPerWarp % 8 == 0 && kTile % 32 == 0 && D % 32 == 0 && kDimsPerWarp % 8 == 0, "shape");
+};
+
+template <int D>
+struct MmaShape {
+  static constexpr int kTile = D >= 256 ? 32 : 64;
+  static constexpr int kStages = 3;
+};
+
+template <class T, int D, int HP, int kTileKeys, int kStagesN>
+__global__ void __launch_bounds__(kThreads) decode_mma_kernel(KernelParams p, int num_splits, int dq) {
+  using Cfg = MmaCfg<D, kTileKeys, kStagesN>;
+  constexpr int kTile = Cfg::kTile, kStages = Cfg::kStages, kPitch = Cfg::kPitch;
+  constexpr int kKSteps = D / 16;
+  constexpr int kNT = Cfg::kDimsPerWarp / 8;  // value phase: n-tiles per warp
+  static_assert(HP <= 8, "head rows live in rows 0..7 of the mma tile");
+  extern __shared__ __align__(16) unsigned char smem[];
+  __shared__ float s_p[HP][kTile];            // scores, then probabilities
+  __shared__ long long s_off[kStages][kTile];  // byte offset of each key's row, -1 = masked
+  __shared__ float s_m[HP], s_l[HP], s_corr[HP];
+
+  const int split = blockIdx.x;
+  const int group_size = p.num_heads / p.num_kv_heads;
+  const int head_chunks = (group_size + HP - 1) / HP;
+  const int kvh = blockIdx.y / head_chunks;
+  const int h0 = kvh * group_size + (blockIdx.y % head_chunks) * HP;
+  const int nh = min(HP, kvh * group_size + group_size - h0);
+  const int r = blockIdx.z / dq;
+  const int qi = blockIdx.z % dq;
+
+  const int q_start = p.query_start_loc[r];
+  const int q_len = p.query_start_loc[r + 1] - q_start;
+  if (q_len > p.max_query_len && qi == 0 && split == 0 && blockIdx.y == 0 && threadIdx.x == 0)
+    atomicOr(p.error_flag, 8);  // max_query_len was smaller than this request's query length
+  if (q_len > kDecodeMaxQueryLen || qi >= q_len) return;  // not a decode row of this CTA
+  const int seq_len = p.seq_lens[r];
+  if (seq_len < q_len || q_start < 0 || q_start + q_len > p.num_tokens) {
+    if (split == 0 && blockIdx.y == 0 && threadIdx.x == 0) atomicOr(p.error_flag, 4);
+    return;
+  }
+  const int token = q_start + qi;
+  const KeyRange range = key_range(seq_len - q_len + qi, seq_len, p.causal, p.window);
+  const int span = range.hi - range.lo;
+  const int per_split = ((span + num_splits - 1) / num_splits + kTile - 1) / kTile * kTile;
+  const int lo = range.lo + split * per_split;
+  const int hi = min(range.hi, lo + per_split);
+  const int num_tiles = hi > lo ? (hi - lo + kTile - 1) / kTile : 0;
+
+  const int* bt_row = p.block_table + r * p.bt_stride;
+  const unsigned char* kbase = static_cast<const unsigned char*>(p.k_cache) + kvh * Cfg::kRowBytes;
+  const unsigned char* vbase = static_cast<const unsigned char*>(p.v_cache) + kvh * Cfg::kRowBytes;
+  const long long row_stride = static_cast<long long>(p.num_kv_heads) * Cfg::kRowBytes;
+  const long long block_stride = p.cache_stride_block * 2;
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  const int g = lane / 4, t4 = lane % 4;
+
+  // Row offsets of tile `tile` into slot `st` (threads < kTile, one key each).
+  auto gather_offsets = [&](int tile, int st) {
+    for (int kk = threadIdx.x; kk < kTile; kk += kThreads) {
+      const int j = lo + tile * kTile + kk;
+      long long off = -1;
+      if (j < hi) {
+        const int pb = physical_block(p, bt_row, j / p.block_size);
+        if (pb >= 0) off = pb * block_stride + (j % p.block_size) * row_stride;
+      }
+      s_off[st][kk] = off;
+    }
+  };
+  // Copies of tile rows whose offsets are in slot st into stage st (masked keys zero-filled).
+  auto load_tile = [&](int st) {
+    unsigned char* sk = smem + st * Cfg::kStageBytes;
+    unsigned char* sv = sk + kTile * kPitch;
+#pragma unroll
+    for (int it = 0; it < Cfg::kLoadIters; ++it) {
+      const int i = threadIdx.x + it * kThreads;
+      if (Cfg::kLoadIters * kThreads == kTile * Cfg::kUnits || i < kTile * Cfg::kUnits) {
+        const int kk = i / Cfg::kUnits, u = i % Cfg::kUnits;
+        const long long off = s_off[st][kk];
+        const bool ok = off >= 0;
+        dec_cp_async16(sk + kk * kPitch + u * 16, ok ? kbase + off + u * 16 : kbase, ok);
+        dec_cp_async16(sv + kk * kPitch + u * 16, ok ? vbase + off + u * 16 : vbase, ok);
+      }
+    }
+  };
+
+  for (int s = 0; s < kStages - 1; ++s)
+    if (s < num_tiles) gather_offsets(s, s);
+  if (threadIdx.x < HP) {
+    s_m[threadIdx.x] = -INFINITY;
+    s_l[threadIdx.x] = 0.0f;
+  }
+  // Query rows as the A operand (row g = head g; rows >= nh and 8..15 are 0).
+  std::uint32_t qa[kKSteps][2];
+  {
+    const T* qrow = static_cast<const T*>(p.q) + token * p.q_stride_t + (h0 + g) * p.q_stride_h;
+#pragma unroll
+    for (int ks = 0; ks < kKSteps; ++ks) {
+      qa[ks][0] = g < nh ? *reinterpret_cast<const std::uint32_t*>(qrow + ks * 16 + 2 * t4) : 0u;
+      qa[ks][1] = g < nh ? *reinterpret_cast<const std::uint32_t*>(qrow + ks * 16 + 8 + 2 * t4) : 0u;
+    }
+  }
+  __syncthreads();
+  for (int s = 0; s < kStages - 1; ++s) {
+    if (s < num_tiles) load_tile(s);
+    dec_cp_async_commit();
+  }
+
+  float acc[kNT][4];
+#pragma unroll
+  for (int j = 0; j < kNT; ++j)
+#pragma unroll
+    for (int e = 0; e < 4; ++e) acc[j][e] = 0.0f;
+
+  for (int tile = 0; tile < num_tiles; ++tile) {
+    dec_cp_async_wait<kStages - 2>();
+    __syncthreads();  // tile landed; the previous tile (its stage, offsets and s_p) is consumed
+    const int nxt = tile + kStages - 1;
+    if (nxt < num_tiles) gather_offsets(nxt, nxt % kStages);
+    const int st = tile % kStages;
+    const unsigned char* sk = smem + st * Cfg::kStageBytes;
+    const unsigned char* sv = sk + kTile * kPitch;
+
+    // ---- scores: warp = kKeysPerWarp keys, all of D ----
+#pragma unroll
+    for (int nt = 0; nt < Cfg::kKeysPerWarp / 8; ++nt) {
+      const int key0 = warp * Cfg::kKeysPerWarp + nt * 8;
+      float c[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+#pragma unroll
+      for (int kp = 0; kp < D / 32; ++kp) {
+        std::uint32_t b[4];
+        ldsm_x4(b, sk + (key0 + lane % 8) * kPitch + (kp * 32 + 8 * (lane / 8)) * 2);
+        mma16816_dec<T>(c, qa[2 * kp][0], qa[2 * kp][1], b[0], b[1]);
+        mma16816_dec<T>(c, qa[2 * kp + 1][0], qa[2 * kp + 1][1], b[2], b[3]);
+      }
+      if (g < HP) {
+        s_p[g][key0 + 2 * t4] = c[0];
+        s_p[g][key0 + 2 * t4 + 1] = c[1];
+      }
+    }
+    __syncthreads();  // scores and the offsets of tile nxt are visible
+    if (nxt < num_tiles) load_tile(nxt % kStages);
+    dec_cp_async_commit();
+
+    // ---- softmax: warp per head ----
+    for (int h = warp; h < nh; h += kWarps) {
+      constexpr int kPer = kTile / 32;
+      float x[kPer];
+      float mx = -INFINITY;
+#pragma unroll
+      for (int i = 0; i < kPer; ++i) {
+        const int kk = lane + 32 * i;
+        float s = -INFINITY;
+        if (s_off[st][kk] >= 0) s = soft_cap(s_p[h][kk] * p.scale, p.softcap);
+        x[i] = s;
+        mx = fmaxf(mx, s);
+      }
+#pragma unroll
+      for (int o = 16; o > 0; o /= 2) mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, o));
+      const float m_old = s_m[h];
+      const float m_new = fmaxf(m_old, mx);
+      float sum = 0.0f;
+#pragma unroll
+      for (int i = 0; i < kPer; ++i) {
+        const float e = m_new == -INFINITY ? 0.0f : __expf(x[i] - m_new);
+        s_p[h][lane + 32 * i] = e;
+        sum += e;
+      }
+#pragma unroll
+      for (int o = 16; o > 0; o /= 2) sum += __shfl_xor_sync(0xffffffffu, sum, o);
+      if (lane == 0) {
+        const float corr = m_new == -INFINITY ? 1.0f : __expf(m_old - m_new);
+        s_corr[h] = corr;
+        s_m[h] = m_new;
+        s_l[h] = s_l[h] * corr + sum;
+      }
+    }
+    __syncthreads();
+
+    // ---- values: warp = kDimsPerWarp output columns, all keys of the tile ----
+    {
+      const float corr = g < nh ? s_corr[g] : 1.0f;
+#pragma unroll
+      for (int j = 0; j < kNT; ++j) {
+        acc[j][0] *= corr;
+        acc[j][1] *= corr;
+      }
+#pragma unroll
+      for (int kp = 0; kp < kTile / 32; ++kp) {
+        std::uint32_t pa[2][2];
+#pragma unroll
+        for (int s2 = 0; s2 < 2; ++s2) {
+          const int k0 = kp * 32 + s2 * 16;
+          if (g < nh) {
+            const float2 lo2 = *reinterpret_cast<const float2*>(&s_p[g][k0 + 2 * t4]);
+            const float2 hi2 = *reinterpret_cast<const float2*>(&s_p[g][k0 + 8 + 2 * t4]);
+            pa[s2][0] = pack2_dec<T>(lo2.x, lo2.y);
+            pa[s2][1] = pack2_dec<T>(hi2.x, hi2.y);
+          } else {
+            pa[s2][0] = pa[s2][1] = 0u;
+          }
+        }
+#pragma unroll
+        for (int j = 0; j < kNT; ++j) {
+          std::uint32_t b[4];
+          ldsm_x4_trans(b, sv + (kp * 32 + lane) * kPitch + (warp * Cfg::kDimsPerWarp + j * 8) * 2);
+          mma16816_dec<T>(acc[j], pa[0][0], pa[0][1], b[0], b[1]);
+          mma16816_dec<T>(acc[j], pa[1][0], pa[1][1], b[2], b[3]);
+        }
+      }
+    }
+  }
+
+  dec_cp_async_wait<0>();
+  __syncthreads();
+  if (g < nh) {
+    const int h = h0 + g;
+    const float mx = s_m[g], sum = s_l[g];
+    const long long row = static_cast<long long>(token) * p.num_heads + h;
+#pragma unroll
+    for (int j = 0; j < kNT; ++j) {
+#pragma unroll
+      for (int e = 0; e < 2; ++e) {
+        const int d = warp * Cfg::kDimsPerWarp + j * 8 + 2 * t4 + e;
+        if (num_splits == 1) {
+          write_normalised<T>(p, token, h, d, mx, sum, acc[j][e]);
+        } else {
+          const long long slot = static_cast<long long>(split) * p.num_tokens * p.num_heads + row;
+          p.scratch[slot * D + d] = acc[j][e];
+          if (d == 0) {
+            float2* ml = reinterpret_cast<float2*>(p.scratch + static_cast<long long>(num_splits) * p.num_tokens *
+                                                                   p.num_heads * D);
+            ml[slot] = make_float2(mx, sum);
+          }
+        }
+      }
+    }
+  }
+}
+
+}  // namespace
+}  // namespace attnreg::flash_attn
