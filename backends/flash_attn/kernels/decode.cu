@@ -1,20 +1,21 @@
-// Split-KV decode kernel: one CTA serves one query token of a request, up to
-// heads_per_cta() query heads that share one KV head (GQA packing: each K/V row
-// is read once for all of them), and one split of the request's visible key
-// range, in tiles of kTile keys:
-//   1. scores: each thread owns one key of the tile and reads its whole K row
-//      (all loads issued before the first use, so a CTA keeps kTile full rows
-//      in flight), dotting it with the query heads held in shared memory;
-//   2. softmax: one warp per head updates the running max and sum;
-//   3. values: threads own (8-element chunk, key group) pairs and accumulate
-//      p * V with 16-byte loads (8-byte for fp8), issued at the start of the
-//      tile together with the K loads.
-// Partial accumulators of the key groups are combined at the end. With one
-// split the CTA writes the output; with several it writes (acc, max, sum)
-// partials that merge_kernel combines with a log-sum-exp merge.
+// Split-KV decode: one CTA (4 warps) serves one query token of a request, up
+// to heads_per_cta() query heads that share one KV head (GQA packing: each K/V
+// row is read once for all of them), and one split of the request's visible
+// key range. K/V tiles stream through a multi-stage cp.async ring in shared
+// memory, gathered through the block table (masked keys zero-filled), so a CTA
+// keeps (stages - 1) tiles in flight while it computes on one.
+//   - 16-bit cache: decode_mma_kernel (decode_mma.cuh), scores and P*V on the
+//     tensor cores (mma m16n8k16, head rows padded to 16).
+//   - fp8 cache: decode_kernel below, CUDA cores, dequantising from shared
+//     memory (k_scale folded into the query, v_scale into the output):
+//       1. scores: (key, slice of the row) per thread, query heads in shared memory;
+//       2. softmax: one warp per head updates the running max and sum;
+//       3. values: threads own (8-element chunk, key group) pairs; the key
+//          groups' partial accumulators are combined at the end.
+// With one split the CTA writes the output; with several it writes (acc, max,
+// sum) partials that merge_kernel combines with a log-sum-exp merge.
 #include <cuda_runtime.h>
 
-#include <cstdlib>
 #include <type_traits>
 
 #include "common.cuh"
@@ -418,16 +419,6 @@ struct MmaInst {
   }
 };
 
-/// Tuning knob for the device A/B of the headline shape (D 128, 4 heads per
-/// CTA): ATTNREG_FA_DECODE_TILE32=1 selects 32-key tiles in 4 stages.
-inline bool use_tile32() {
-  static const bool v = [] {
-    const char* e = std::getenv("ATTNREG_FA_DECODE_TILE32");
-    return e != nullptr && e[0] == '1';
-  }();
-  return v;
-}
-
 /// Launches (kind = 0) or sizes (kind = 1: CTAs per SM) the decode kernel for (T, fp8, D, HP).
 template <class T, bool kFp8, int D, int HP>
 int decode_op(int kind, const KernelParams& p, dim3 grid, cudaStream_t s, int num_splits, int dq) {
@@ -435,12 +426,6 @@ int decode_op(int kind, const KernelParams& p, dim3 grid, cudaStream_t s, int nu
     using I = DecodeInst<T, kFp8, D, HP>;
     return kind == 0 ? I::launch(p, grid, s, num_splits, dq) : I::ctas_per_sm();
   } else {
-    if constexpr (D == 128 && HP == 4) {
-      if (use_tile32()) {
-        using I = MmaInst<T, D, HP, 32, 4>;
-        return kind == 0 ? I::launch(p, grid, s, num_splits, dq) : I::ctas_per_sm();
-      }
-    }
     using I = MmaInst<T, D, HP, MmaShape<D>::kTile, MmaShape<D>::kStages>;
     return kind == 0 ? I::launch(p, grid, s, num_splits, dq) : I::ctas_per_sm();
   }

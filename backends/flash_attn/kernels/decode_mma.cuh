@@ -133,17 +133,35 @@ __global__ void __launch_bounds__(kThreads) decode_mma_kernel(KernelParams p, in
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   const int g = lane / 4, t4 = lane % 4;
 
-  // Row offsets of tile `tile` into slot `st` (threads < kTile, one key each).
-  auto gather_offsets = [&](int tile, int st) {
-    for (int kk = threadIdx.x; kk < kTile; kk += kThreads) {
-      const int j = lo + tile * kTile + kk;
-      long long off = -1;
-      if (j < hi) {
-        const int pb = physical_block(p, bt_row, j / p.block_size);
-        if (pb >= 0) off = pb * block_stride + (j % p.block_size) * row_stride;
-      }
-      s_off[st][kk] = off;
+  // Block-table entry of this thread's key of tile `tile` (threads < kTile,
+  // one key each): kNoKey past the range, -1 past the table's row. Loaded one
+  // iteration before its offset is needed, so the table read's latency is
+  // hidden behind a whole tile instead of stalling the barrier after the scores.
+  constexpr int kNoKey = -2147483647 - 1;
+  auto fetch_entry = [&](int tile) -> int {
+    const int j = lo + tile * kTile + static_cast<int>(threadIdx.x);
+    if (threadIdx.x >= kTile || tile >= num_tiles || j >= hi) return kNoKey;
+    const int lb = j / p.block_size;
+    if (lb >= p.max_blocks_per_req) {
+      atomicOr(p.error_flag, 1);
+      return -1;
     }
+    return bt_row[lb];
+  };
+  // Byte offset of the row of this thread's key of tile `tile` (block entry b)
+  // into slot st; -1 = masked (out of range or a bad block, which raises the flag).
+  auto store_offset = [&](int tile, int st, int b) {
+    if (threadIdx.x >= kTile) return;
+    long long off = -1;
+    if (b != kNoKey) {
+      if (b < 0 || b >= p.num_blocks) {
+        if (p.error_flag != nullptr) atomicOr(p.error_flag, 1);
+      } else {
+        const int j = lo + tile * kTile + static_cast<int>(threadIdx.x);
+        off = b * block_stride + (j % p.block_size) * row_stride;
+      }
+    }
+    s_off[st][threadIdx.x] = off;
   };
   // Copies of tile rows whose offsets are in slot st into stage st (masked keys zero-filled).
   auto load_tile = [&](int st) {
@@ -162,8 +180,10 @@ __global__ void __launch_bounds__(kThreads) decode_mma_kernel(KernelParams p, in
     }
   };
 
+  static_assert(kTile <= kThreads, "one key per thread in the offset gather");
   for (int s = 0; s < kStages - 1; ++s)
-    if (s < num_tiles) gather_offsets(s, s);
+    if (s < num_tiles) store_offset(s, s, fetch_entry(s));
+  int next_entry = fetch_entry(kStages - 1);  // for tile kStages - 1, stored in the first iteration
   if (threadIdx.x < HP) {
     s_m[threadIdx.x] = -INFINITY;
     s_l[threadIdx.x] = 0.0f;
@@ -194,7 +214,10 @@ __global__ void __launch_bounds__(kThreads) decode_mma_kernel(KernelParams p, in
     dec_cp_async_wait<kStages - 2>();
     __syncthreads();  // tile landed; the previous tile (its stage, offsets and s_p) is consumed
     const int nxt = tile + kStages - 1;
-    if (nxt < num_tiles) gather_offsets(nxt, nxt % kStages);
+    if (nxt < num_tiles) {
+      store_offset(nxt, nxt % kStages, next_entry);
+      next_entry = fetch_entry(nxt + 1);
+    }
     const int st = tile % kStages;
     const unsigned char* sk = smem + st * Cfg::kStageBytes;
     const unsigned char* sv = sk + kTile * kPitch;
