@@ -9,6 +9,9 @@ namespace attnreg::flash_attn {
 /// Most query heads of one KV head a decode CTA serves together.
 inline constexpr int kHeadsPerCta = 8;
 
+/// Most splits of one decode row (bound of choose_num_splits and of the merge).
+inline constexpr int kMaxDecodeSplits = 64;
+
 /// Query heads per decode CTA for a GQA group size: 4 for groups up to 4
 /// (fewer registers, more CTAs per SM), else kHeadsPerCta.
 inline int heads_per_cta(int group_size) { return group_size <= 4 ? 4 : kHeadsPerCta; }

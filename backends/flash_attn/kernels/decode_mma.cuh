@@ -174,8 +174,13 @@ __global__ void __launch_bounds__(kThreads) decode_mma_kernel(KernelParams p, in
         const int kk = i / Cfg::kUnits, u = i % Cfg::kUnits;
         const long long off = s_off[st][kk];
         const bool ok = off >= 0;
-        dec_cp_async16(sk + kk * kPitch + u * 16, ok ? kbase + off + u * 16 : kbase, ok);
-        dec_cp_async16(sv + kk * kPitch + u * 16, ok ? vbase + off + u * 16 : vbase, ok);
+        if constexpr (Cfg::kRowBytes >= 256) {
+          dec_cp_async16_l2(sk + kk * kPitch + u * 16, ok ? kbase + off + u * 16 : kbase, ok);
+          dec_cp_async16_l2(sv + kk * kPitch + u * 16, ok ? vbase + off + u * 16 : vbase, ok);
+        } else {
+          dec_cp_async16(sk + kk * kPitch + u * 16, ok ? kbase + off + u * 16 : kbase, ok);
+          dec_cp_async16(sv + kk * kPitch + u * 16, ok ? vbase + off + u * 16 : vbase, ok);
+        }
       }
     }
   };

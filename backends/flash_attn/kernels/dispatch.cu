@@ -17,7 +17,7 @@ namespace attnreg::flash_attn {
 
 namespace {
 constexpr int kMinKeysPerSplit = 256;  // below this a split costs more in merging than it saves
-constexpr int kMaxSplits = 64;
+constexpr int kMaxSplits = kMaxDecodeSplits;
 }  // namespace
 
 int choose_num_splits(const KernelParams& p) {
