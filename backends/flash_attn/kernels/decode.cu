@@ -268,6 +268,7 @@ __global__ void __launch_bounds__(kThreads, HP == 4 ? 4 : 2)
       }
 #pragma unroll
       for (int o = 16; o > 0; o /= 2) sum += __shfl_xor_sync(0xffffffffu, sum, o);
+      __syncwarp();  // every lane has read s_m[h] / s_l[h] before lane 0 rewrites them
       if (lane == 0) {
         const float corr = m_new == -INFINITY ? 1.0f : __expf(m_old - m_new);
         s_corr[h] = corr;
@@ -415,9 +416,14 @@ struct DecodeInst {
     return 0;
   }
   static int ctas_per_sm() {
-    int n = 0;
-    if (prepare() != 0) return 0;
-    cudaOccupancyMaxActiveBlocksPerMultiprocessor(&n, kernel, kThreads, Cfg::kSmem);
+    // Asked once per process (the kernel's residency does not change between
+    // calls), so the scheduler costs no runtime call per forward.
+    static const int n = [] {
+      int k = 0;
+      if (prepare() != 0 || cudaOccupancyMaxActiveBlocksPerMultiprocessor(&k, kernel, kThreads, Cfg::kSmem) != 0)
+        return 0;
+      return k;
+    }();
     return n;
   }
 };
@@ -438,9 +444,14 @@ struct MmaInst {
     return 0;
   }
   static int ctas_per_sm() {
-    int n = 0;
-    if (prepare() != 0) return 0;
-    cudaOccupancyMaxActiveBlocksPerMultiprocessor(&n, kernel, kThreads, Cfg::kSmem);
+    // Asked once per process (the kernel's residency does not change between
+    // calls), so the scheduler costs no runtime call per forward.
+    static const int n = [] {
+      int k = 0;
+      if (prepare() != 0 || cudaOccupancyMaxActiveBlocksPerMultiprocessor(&k, kernel, kThreads, Cfg::kSmem) != 0)
+        return 0;
+      return k;
+    }();
     return n;
   }
 };

@@ -95,7 +95,7 @@ __global__ void __launch_bounds__(kThreads) decode_mma_kernel(KernelParams p, in
   static_assert(HP <= 8, "head rows live in rows 0..7 of the mma tile");
   extern __shared__ __align__(16) unsigned char smem[];
   __shared__ float s_p[HP][kTile];            // scores, then probabilities
-  __shared__ long long s_off[kStages][kTile];  // byte offset of each key's row, -1 = masked
+  __shared__ long long s_off[kStages + 1][kTile];  // byte offset of each key's row, -1 = masked
   __shared__ float s_m[HP], s_l[HP], s_corr[HP];
 
   const int split = blockIdx.x;
@@ -164,7 +164,7 @@ __global__ void __launch_bounds__(kThreads) decode_mma_kernel(KernelParams p, in
     s_off[st][threadIdx.x] = off;
   };
   // Copies of tile rows whose offsets are in slot st into stage st (masked keys zero-filled).
-  auto load_tile = [&](int st) {
+  auto load_tile = [&](int slot, int st) {
     unsigned char* sk = smem + st * Cfg::kStageBytes;
     unsigned char* sv = sk + kTile * kPitch;
 #pragma unroll
@@ -172,7 +172,7 @@ __global__ void __launch_bounds__(kThreads) decode_mma_kernel(KernelParams p, in
       const int i = threadIdx.x + it * kThreads;
       if (Cfg::kLoadIters * kThreads == kTile * Cfg::kUnits || i < kTile * Cfg::kUnits) {
         const int kk = i / Cfg::kUnits, u = i % Cfg::kUnits;
-        const long long off = s_off[st][kk];
+        const long long off = s_off[slot][kk];
         const bool ok = off >= 0;
         if constexpr (Cfg::kRowBytes >= 256) {
           dec_cp_async16_l2(sk + kk * kPitch + u * 16, ok ? kbase + off + u * 16 : kbase, ok);
@@ -186,9 +186,12 @@ __global__ void __launch_bounds__(kThreads) decode_mma_kernel(KernelParams p, in
   };
 
   static_assert(kTile <= kThreads, "one key per thread in the offset gather");
-  for (int s = 0; s < kStages - 1; ++s)
+  // Offsets of tile i live in slot i % (kStages + 1): those of tile i + kStages
+  // are written while tile i - 1's are still read by its softmax.
+  constexpr int kSlots = kStages + 1;
+  for (int s = 0; s < kStages; ++s)
     if (s < num_tiles) store_offset(s, s, fetch_entry(s));
-  int next_entry = fetch_entry(kStages - 1);  // for tile kStages - 1, stored in the first iteration
+  int next_entry = fetch_entry(kStages);  // for tile kStages, stored in the first iteration
   if (threadIdx.x < HP) {
     s_m[threadIdx.x] = -INFINITY;
     s_l[threadIdx.x] = 0.0f;
@@ -205,7 +208,7 @@ __global__ void __launch_bounds__(kThreads) decode_mma_kernel(KernelParams p, in
   }
   __syncthreads();
   for (int s = 0; s < kStages - 1; ++s) {
-    if (s < num_tiles) load_tile(s);
+    if (s < num_tiles) load_tile(s, s);
     dec_cp_async_commit();
   }
 
@@ -219,9 +222,12 @@ __global__ void __launch_bounds__(kThreads) decode_mma_kernel(KernelParams p, in
     dec_cp_async_wait<kStages - 2>();
     __syncthreads();  // tile landed; the previous tile (its stage, offsets and s_p) is consumed
     const int nxt = tile + kStages - 1;
-    if (nxt < num_tiles) {
-      store_offset(nxt, nxt % kStages, next_entry);
-      next_entry = fetch_entry(nxt + 1);
+    // Copies of tile nxt into the stage tile - 1 used (offsets stored last iteration).
+    if (nxt < num_tiles) load_tile(nxt % kSlots, nxt % kStages);
+    dec_cp_async_commit();
+    if (nxt + 1 < num_tiles) {
+      store_offset(nxt + 1, (nxt + 1) % kSlots, next_entry);
+      next_entry = fetch_entry(nxt + 2);
     }
     const int st = tile % kStages;
     const unsigned char* sk = smem + st * Cfg::kStageBytes;
@@ -244,9 +250,7 @@ __global__ void __launch_bounds__(kThreads) decode_mma_kernel(KernelParams p, in
         s_p[g][key0 + 2 * t4 + 1] = c[1];
       }
     }
-    __syncthreads();  // scores and the offsets of tile nxt are visible
-    if (nxt < num_tiles) load_tile(nxt % kStages);
-    dec_cp_async_commit();
+    __syncthreads();  // scores visible
 
     // ---- softmax: warp per head ----
     for (int h = warp; h < nh; h += kWarps) {
@@ -257,7 +261,7 @@ __global__ void __launch_bounds__(kThreads) decode_mma_kernel(KernelParams p, in
       for (int i = 0; i < kPer; ++i) {
         const int kk = lane + 32 * i;
         float s = -INFINITY;
-        if (s_off[st][kk] >= 0) s = soft_cap(s_p[h][kk] * p.scale, p.softcap);
+        if (s_off[tile % kSlots][kk] >= 0) s = soft_cap(s_p[h][kk] * p.scale, p.softcap);
         x[i] = s;
         mx = fmaxf(mx, s);
       }
@@ -274,6 +278,7 @@ __global__ void __launch_bounds__(kThreads) decode_mma_kernel(KernelParams p, in
       }
 #pragma unroll
       for (int o = 16; o > 0; o /= 2) sum += __shfl_xor_sync(0xffffffffu, sum, o);
+      __syncwarp();  // every lane has read s_m[h] / s_l[h] before lane 0 rewrites them
       if (lane == 0) {
         const float corr = m_new == -INFINITY ? 1.0f : __expf(m_old - m_new);
         s_corr[h] = corr;
