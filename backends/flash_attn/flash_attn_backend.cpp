@@ -7,8 +7,21 @@
 #include "cuda_device.hpp"
 #include "cuda_memory.hpp"
 #include "flash_attn_impl.hpp"
+#include "params.hpp"
 
 namespace attnreg::flash_attn {
+
+namespace {
+/// Most shared memory one CTA may use on a compute capability (the CUDA
+/// Programming Guide's "maximum shared memory per thread block", opt-in):
+/// 227 KB on Hopper and Blackwell data-centre parts, 163 KB on A100/Orin,
+/// 99 KB on the others (RTX 30/40/50, L4, L40S, A10, A40).
+int max_shared_memory_per_cta(DeviceCapability c) {
+  if (c.major == 9 || c.major == 10 || c.major == 11) return 227 * 1024;
+  if (c.to_int() == 80 || c.to_int() == 87) return 163 * 1024;
+  return 99 * 1024;
+}
+}  // namespace
 
 std::vector<ScalarType> FlashAttentionBackend::supported_dtypes() const {
   return {ScalarType::Float16, ScalarType::BFloat16};
@@ -32,6 +45,19 @@ bool FlashAttentionBackend::supports_compute_capability(DeviceCapability capabil
 
 std::vector<std::string> FlashAttentionBackend::validate_configuration(const AttentionConfig& config) const {
   auto reasons = AttentionBackend::validate_configuration(config);
+  if (config.device_capability && supports_compute_capability(*config.device_capability)) {
+    const int allowed = max_shared_memory_per_cta(*config.device_capability);
+    if (const int needed = shared_memory_per_cta(config.head_size); needed > allowed) {
+      std::vector<int> fitting;
+      for (int h : supported_head_sizes())
+        if (shared_memory_per_cta(h) <= allowed) fitting.push_back(h);
+      reasons.push_back(fmt::format(
+          "head_size {} needs {} bytes of shared memory per CTA; compute capability {}.{} allows {} "
+          "(head sizes that fit: {})",
+          config.head_size, needed, config.device_capability->major, config.device_capability->minor, allowed,
+          fitting.empty() ? std::string("none") : fmt::format("{}", fmt::join(fitting, ", "))));
+    }
+  }
   if (config.device == DeviceType::CUDA) {
     if (auto dev = current_cuda_device(); std::holds_alternative<std::string>(dev))
       reasons.push_back(std::get<std::string>(dev));

@@ -27,8 +27,11 @@ class FlashAttentionBackend final : public AttentionBackend {
   bool supports_sliding_window() const override { return true; }
   bool supports_logits_soft_cap() const override { return true; }
 
-  /// The default checks, then "no CUDA device: ..." when the runtime finds
-  /// none (config.device == CUDA only), so the selector can say why.
+  /// The default checks; then, for a supported compute capability, whether the
+  /// kernels for the head size fit its shared memory per CTA (head 256 does
+  /// not on an A100, head 128 not on 99 KB parts such as the L4 or RTX 4090);
+  /// then "no CUDA device: ..." when the runtime finds none (config.device ==
+  /// CUDA only), so the selector can say why.
   std::vector<std::string> validate_configuration(const AttentionConfig& config) const override;
 
   /// Makes the CUDA implementation on the current device. Throws ValueError

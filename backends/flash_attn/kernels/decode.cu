@@ -16,6 +16,7 @@
 // sum) partials that merge_kernel combines with a log-sum-exp merge.
 #include <cuda_runtime.h>
 
+#include <algorithm>
 #include <type_traits>
 
 #include "common.cuh"
@@ -82,6 +83,8 @@ struct DecodeCfg {
   static constexpr int kLoadIters = (kTile * kUnits + kThreads - 1) / kThreads;
   static constexpr int kAccBytes = kKeyGroups * HP * D * 4;
   static constexpr int kSmem = kStages * kStageBytes > kAccBytes ? kStages * kStageBytes : kAccBytes;
+  // Bound on decode_kernel's static __shared__ arrays (static_assert'ed there).
+  static constexpr int kStaticSmem = HP * D * 4 + kParts * HP * kTile * 4 + kStages * kTile + 3 * HP * 4;
   static_assert(kThreads % kTile == 0 && kChunks % kParts == 0, "tile shape");
   static_assert(kRowBytes % 16 == 0, "rows are copied in 16-byte units");
 };
@@ -106,6 +109,8 @@ __global__ void __launch_bounds__(kThreads, HP == 4 ? 4 : 2)
   __shared__ float s_part[Cfg::kParts][HP][kTile];  // score partials; row 0 then holds probabilities
   __shared__ unsigned char s_valid[kStages][kTile];
   __shared__ float s_m[HP], s_l[HP], s_corr[HP];
+  static_assert(sizeof(s_q) + sizeof(s_part) + sizeof(s_valid) + 3 * sizeof(s_m) <= Cfg::kStaticSmem,
+                "static shared memory beyond what decode_shared_memory counts");
 
   const int split = blockIdx.x;
   const int group_size = p.num_heads / p.num_kv_heads;
@@ -528,6 +533,33 @@ int decode_ctas_per_sm(const KernelParams& p) {
   if (p.dtype == Dtype::BFloat16)
     return p.cache_fp8 ? ctas_per_sm_d<__nv_bfloat16, true>(p) : ctas_per_sm_d<__nv_bfloat16, false>(p);
   return p.cache_fp8 ? ctas_per_sm_d<__half, true>(p) : ctas_per_sm_d<__half, false>(p);
+}
+
+namespace {
+template <int D>
+constexpr int decode_shared_memory_d() {
+  using Mma = MmaCfg<D, MmaShape<D>::kTile, MmaShape<D>::kStages>;
+  using Fp8Small = DecodeCfg<true, D, 4, DecodeShape<true, D, 4>::kTile, DecodeShape<true, D, 4>::kStages>;
+  using Fp8Wide = DecodeCfg<true, D, kHeadsPerCta, DecodeShape<true, D, kHeadsPerCta>::kTile,
+                            DecodeShape<true, D, kHeadsPerCta>::kStages>;
+  return std::max({Mma::kSmem + Mma::kStaticSmem, Fp8Small::kSmem + Fp8Small::kStaticSmem,
+                   Fp8Wide::kSmem + Fp8Wide::kStaticSmem});
+}
+}  // namespace
+
+int decode_shared_memory(int head_size) {
+  switch (head_size) {
+    case 64:
+      return decode_shared_memory_d<64>();
+    case 96:
+      return decode_shared_memory_d<96>();
+    case 128:
+      return decode_shared_memory_d<128>();
+    case 256:
+      return decode_shared_memory_d<256>();
+    default:
+      return 0;
+  }
 }
 
 int launch_decode(const KernelParams& p, int num_splits, int dq) {

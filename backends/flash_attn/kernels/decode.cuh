@@ -23,8 +23,17 @@ int launch_decode(const KernelParams& p, int num_splits, int dq);
 /// How many decode CTAs for p's shape fit on one SM at once (0 if unknown).
 int decode_ctas_per_sm(const KernelParams& p);
 
+/// Largest shared memory (bytes, dynamic plus static) a decode kernel for
+/// head_size uses, over dtypes, cache types and heads per CTA; 0 for other
+/// head sizes.
+int decode_shared_memory(int head_size);
+
 /// Tensor-core prefill kernel for requests with query length > kDecodeMaxQueryLen.
 int launch_prefill(const KernelParams& p);
+
+/// Shared memory (bytes; all of it dynamic) of the prefill kernel for
+/// head_size; 0 for other head sizes.
+int prefill_shared_memory(int head_size);
 
 /// Writes element d of output row (token, head) from an unnormalised
 /// accumulator a with running max mx and sum, folding in the head's sink

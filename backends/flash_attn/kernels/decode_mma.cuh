@@ -74,6 +74,9 @@ struct MmaCfg {
   static constexpr int kPitch = kRowBytes + 16;
   static constexpr int kStageBytes = 2 * kTile * kPitch;
   static constexpr int kSmem = kStages * kStageBytes;
+  // Bound on decode_mma_kernel's static __shared__ arrays for any heads per
+  // CTA up to kHeadsPerCta (static_assert'ed there).
+  static constexpr int kStaticSmem = kHeadsPerCta * kTile * 4 + (kStages + 1) * kTile * 8 + 3 * kHeadsPerCta * 4;
   static constexpr int kLoadIters = (kTile * kUnits + kThreads - 1) / kThreads;
   static constexpr int kKeysPerWarp = kTile / kWarps;  // score phase
   static constexpr int kDimsPerWarp = D / kWarps;      // value phase
@@ -97,6 +100,8 @@ __global__ void __launch_bounds__(kThreads) decode_mma_kernel(KernelParams p, in
   __shared__ float s_p[HP][kTile];            // scores, then probabilities
   __shared__ long long s_off[kStages + 1][kTile];  // byte offset of each key's row, -1 = masked
   __shared__ float s_m[HP], s_l[HP], s_corr[HP];
+  static_assert(HP <= kHeadsPerCta && sizeof(s_p) + sizeof(s_off) + 3 * sizeof(s_m) <= Cfg::kStaticSmem,
+                "static shared memory beyond what decode_shared_memory counts");
 
   const int split = blockIdx.x;
   const int group_size = p.num_heads / p.num_kv_heads;

@@ -48,6 +48,10 @@ int choose_num_splits(const KernelParams& p) {
   return static_cast<int>(best);
 }
 
+int shared_memory_per_cta(int head_size) {
+  return std::max(decode_shared_memory(head_size), prefill_shared_memory(head_size));
+}
+
 int launch_attention(const KernelParams& p) {
   if (p.num_tokens == 0 || p.num_reqs == 0) return 0;
   const int dq = std::min(p.max_query_len, kDecodeMaxQueryLen);

@@ -82,6 +82,12 @@ int launch_attention(const KernelParams& p);
 /// exposed for tests and benchmarks.
 int choose_num_splits(const KernelParams& p);
 
+/// Shared memory per CTA, in bytes (dynamic plus static), that the kernels
+/// serving head_size may use: the largest of the decode and prefill kernels
+/// over dtypes and cache types; 0 for a head size no kernel serves.
+/// Host-only arithmetic, no CUDA call.
+int shared_memory_per_cta(int head_size);
+
 /// Opts the kernels for head_size into the shared memory they need; call once
 /// per head size before launching (not capture-sensitive). Returns a CUDA error code.
 int prepare_kernels(int head_size);

@@ -190,7 +190,7 @@ __global__ void __launch_bounds__(kThreads, Cfg<D>::kMinBlocks) prefill_kernel(K
   constexpr int kLd = Cfg<D>::kLd;
   constexpr int kBN = Cfg<D>::kBN;
   constexpr int kChunks = D / 8;
-  extern __shared__ __align__(16) unsigned char smem_raw[];
+  extern __shared__ __align__(16) unsigned char smem_raw[];  // no static __shared__ arrays: all of it is dynamic
   T* qs = reinterpret_cast<T*>(smem_raw);
   // Buffer b (0 or 1): K at kbuf(b), V at vbuf(b), key validity at kvalid(b).
   auto kbuf = [&](int b) { return qs + (kBM + b * kBN) * kLd; };
@@ -495,6 +495,21 @@ int launch_prefill(const KernelParams& p) {
     return p.cache_fp8 ? launch_prefill_d<__nv_bfloat16, true>(p) : launch_prefill_d<__nv_bfloat16, false>(p);
   }
   return p.cache_fp8 ? launch_prefill_d<__half, true>(p) : launch_prefill_d<__half, false>(p);
+}
+
+int prefill_shared_memory(int head_size) {
+  switch (head_size) {
+    case 64:
+      return Cfg<64>::kSmem;
+    case 96:
+      return Cfg<96>::kSmem;
+    case 128:
+      return Cfg<128>::kSmem;
+    case 256:
+      return Cfg<256>::kSmem;
+    default:
+      return 0;
+  }
 }
 
 int prepare_kernels(int head_size) {

@@ -68,6 +68,29 @@ TEST(FlashAttnPlugin, UnsupportedConfigurationsGetReasons) {
   EXPECT_EQ(has_no_device_reason(reasons), !why_no_device().empty());
 }
 
+// The kernels' shared memory per CTA against each capability's limit: head
+// 256 needs more than an A100's 163 KB, head 128 more than the 99 KB of an
+// L4 / RTX 4090 (8.9); Hopper fits every head size.
+TEST(FlashAttnPlugin, HeadSizesThatDoNotFitTheSharedMemoryGetAReason) {
+  auto smem_reason = [](int head_size, DeviceCapability cap) -> std::string {
+    AttentionConfig c = cuda_config();
+    c.head_size = head_size;
+    c.device_capability = cap;
+    for (const auto& r : AttentionBackendEnum::FLASH_ATTN.get_class().validate_configuration(c))
+      if (r.find("shared memory per CTA") != std::string::npos) return r;
+    return "";
+  };
+  for (int h : {64, 96, 128, 256}) EXPECT_EQ(smem_reason(h, {9, 0}), "") << "head " << h << " on 9.0";
+  for (int h : {64, 96, 128}) EXPECT_EQ(smem_reason(h, {8, 0}), "") << "head " << h << " on 8.0";
+  EXPECT_THAT(
+      smem_reason(256, {8, 0}),
+      ::testing::MatchesRegex("head_size 256 needs [0-9]+ bytes of shared memory per CTA; compute "
+                              "capability 8\\.0 allows 166912 \\(head sizes that fit: 64, 96, 128\\)"));
+  EXPECT_THAT(smem_reason(128, {8, 9}),
+              HasSubstr("compute capability 8.9 allows 101376 (head sizes that fit: 64, 96)"));
+  EXPECT_EQ(smem_reason(64, {8, 6}), "");
+}
+
 TEST(FlashAttnPlugin, MakeImplWithoutDeviceSaysWhy) {
   if (why_no_device().empty()) GTEST_SKIP() << "a CUDA device is present; this checks the no-device path";
   AttentionLayerParams p;
