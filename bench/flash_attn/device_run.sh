@@ -27,7 +27,7 @@ for stage in "$@"; do
     ncu)
       # One launch of each of our kernels on the headline shapes, for the optimisation log.
       sections="--section SpeedOfLight --section Occupancy --section LaunchStats --section WarpStateStats"
-      ncu --clock-control none -k regex:decode_kernel -c 1 $sections --section MemoryWorkloadAnalysis \
+      ncu --clock-control none -k regex:"decode(_mma)?_kernel" -c 1 $sections --section MemoryWorkloadAnalysis \
         python3 bench/flash_attn/bench_flash_attn.py --lib "$bundle/lib/libattnreg_fa_bench.so" --out /tmp \
         --only decode --batches 64 --lens 16384 --iters 1 --peers off >"$out/ncu_decode.txt" 2>&1
       echo "ncu decode rc=$?"
