@@ -27,6 +27,10 @@ inline constexpr int kMinSplitKeys = 512;
 /// Decode-like items (few rows) cut their keys into chunks of this many, so
 /// all KV heads of one chunk run close together in time (see Workspace::order).
 inline constexpr int kLocalityChunkKeys = 1024;
+/// A split of a decode item (one query token, all KV heads) gets at least this many keys.
+inline constexpr int kMinDecodeSplitKeys = 256;
+/// Work items per thread the planner aims for when it splits decode items.
+inline constexpr int kDecodeItemsPerThread = 8;
 
 /// Everything a forward call's attention reads, resolved from validated tensors.
 struct KernelArgs {
@@ -47,7 +51,10 @@ struct KernelArgs {
 };
 
 /// One unit of parallel work: some query tokens of one request against one KV
-/// head's key range (all of it, or one split of it).
+/// head's key range (all of it, or one split of it). kv_head = -1 marks a
+/// decode item: the single query token of a request against every KV head,
+/// so each cache row (all heads of one slot) is read contiguously; its rows
+/// (and partial rows) are the query heads in order.
 struct WorkItem {
   std::int32_t req = 0, kv_head = 0;
   std::int32_t token_begin = 0, num_tokens = 0;  ///< global token rows of query/output
@@ -61,6 +68,7 @@ struct WorkItem {
 struct ThreadScratch {
   std::vector<float> q, acc, m, l, scores, k_tile, v_tile;
   std::vector<const float*> k_rows, v_rows;
+  std::vector<const std::byte*> k_src, v_src;  ///< decode items: per key, the cache row of all KV heads
   std::vector<std::int32_t> lo, hi, active;
 };
 
