@@ -21,30 +21,13 @@
 
 #include "common.cuh"
 #include "decode.cuh"
+#include "ptx.cuh"
 
 namespace attnreg::flash_attn {
 namespace {
 
 constexpr int kThreads = 128;
 constexpr int kWarps = kThreads / 32;
-
-__device__ __forceinline__ void dec_cp_async16(void* dst, const void* src, bool valid) {
-  const unsigned addr = static_cast<unsigned>(__cvta_generic_to_shared(dst));
-  // src-size 0 zero-fills the 16 bytes without reading global memory.
-  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(addr), "l"(src), "r"(valid ? 16 : 0));
-}
-/// Same with an L2 prefetch-size hint of 256 bytes (rows of 256 bytes or more:
-/// measured +1-4% at B 8-256 on the H100, decode step 5 of the notes).
-__device__ __forceinline__ void dec_cp_async16_l2(void* dst, const void* src, bool valid) {
-  const unsigned addr = static_cast<unsigned>(__cvta_generic_to_shared(dst));
-  asm volatile("cp.async.cg.shared.global.L2::256B [%0], [%1], 16, %2;\n" ::"r"(addr), "l"(src),
-               "r"(valid ? 16 : 0));
-}
-__device__ __forceinline__ void dec_cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::); }
-template <int N>
-__device__ __forceinline__ void dec_cp_async_wait() {
-  asm volatile("cp.async.wait_group %0;\n" ::"n"(N));
-}
 
 /// Raw storage of eight cache elements: 16 bytes, or 8 for fp8.
 template <bool kFp8>
@@ -68,21 +51,21 @@ __device__ __forceinline__ void unpack8(const Raw8<kFp8>& raw, float (&dst)[8]) 
 /// Compile-time shape of one decode kernel instance.
 template <bool kFp8, int D, int HP, int kTileKeys, int kStagesN>
 struct DecodeCfg {
-  static constexpr int kTile = kTileKeys;    // keys per pipeline stage
-  static constexpr int kStages = kStagesN;   // cp.async stages (kStages - 1 tiles in flight while one is used)
+  static constexpr int kTile = kTileKeys;   // keys per pipeline stage
+  static constexpr int kStages = kStagesN;  // cp.async stages (kStages - 1 tiles in flight while one is used)
   static constexpr int kElem = kFp8 ? 1 : 2;
   static constexpr int kRowBytes = D * kElem;
-  static constexpr int kUnits = kRowBytes / 16;    // 16-byte copies per K (or V) row
-  static constexpr int kPitch = kRowBytes + 16;    // padded row: conflict-free column reads
+  static constexpr int kUnits = kRowBytes / 16;           // 16-byte copies per K (or V) row
+  static constexpr int kPitch = kRowBytes + 16;           // padded row: conflict-free column reads
   static constexpr int kStageBytes = 2 * kTile * kPitch;  // K rows then V rows
-  static constexpr int kChunks = D / 8;            // 8-element compute chunks per row
-  static constexpr int kParts = kThreads / kTile;  // score phase: threads per key
+  static constexpr int kChunks = D / 8;                   // 8-element compute chunks per row
+  static constexpr int kParts = kThreads / kTile;         // score phase: threads per key
   static constexpr int kChunksPerPart = kChunks / kParts;
   static constexpr int kKeyGroups = kThreads / kChunks;  // value phase: threads per chunk column
   static constexpr int kKeysPerGroup = (kTile + kKeyGroups - 1) / kKeyGroups;
   static constexpr int kLoadIters = (kTile * kUnits + kThreads - 1) / kThreads;
   static constexpr int kAccBytes = kKeyGroups * HP * D * 4;
-  static constexpr int kSmem = kStages * kStageBytes > kAccBytes ? kStages * kStageBytes : kAccBytes;
+  static constexpr int kSmem = kStages * kStageBytes > kAccBytes ? kStages* kStageBytes : kAccBytes;
   // Bound on decode_kernel's static __shared__ arrays (static_assert'ed there).
   static constexpr int kStaticSmem = HP * D * 4 + kParts * HP * kTile * 4 + kStages * kTile + 3 * HP * 4;
   static_assert(kThreads % kTile == 0 && kChunks % kParts == 0, "tile shape");
@@ -95,6 +78,54 @@ struct DecodeShape {
   static constexpr int kTile = D >= 256 ? 32 : 64;
   static constexpr int kStages = 3;
 };
+
+/// What one decode CTA serves: blockIdx = (split, KV head x head chunk,
+/// request x query token), resolved against the request's metadata.
+struct DecodeRow {
+  int split;      ///< split of the visible key range
+  int kvh;        ///< KV head
+  int h0, nh;     ///< first query head and how many (<= HP) this CTA serves
+  int r;          ///< request
+  int token;      ///< query token (row of q / out)
+  int lo, hi;     ///< this split's keys [lo, hi), tile-aligned from the range start
+  int num_tiles;  ///< kTile-key tiles in [lo, hi)
+};
+
+/// Fills w for this CTA; false when the CTA has nothing to do: its request is
+/// served by the prefill kernel, its query token is past the request's query,
+/// or the metadata is inconsistent (then the error flag gets bit 4; a query
+/// longer than max_query_len sets bit 8). Splits cover whole tiles (the last
+/// one may run short).
+template <int HP, int kTile>
+__device__ __forceinline__ bool decode_row(const KernelParams& p, int num_splits, int dq, DecodeRow& w) {
+  w.split = blockIdx.x;
+  const int group_size = p.num_heads / p.num_kv_heads;
+  const int head_chunks = (group_size + HP - 1) / HP;
+  w.kvh = blockIdx.y / head_chunks;
+  w.h0 = w.kvh * group_size + (blockIdx.y % head_chunks) * HP;
+  w.nh = min(HP, w.kvh * group_size + group_size - w.h0);
+  w.r = blockIdx.z / dq;
+  const int qi = blockIdx.z % dq;
+
+  const int q_start = p.query_start_loc[w.r];
+  const int q_len = p.query_start_loc[w.r + 1] - q_start;
+  if (q_len > p.max_query_len && qi == 0 && w.split == 0 && blockIdx.y == 0 && threadIdx.x == 0)
+    atomicOr(p.error_flag, 8);  // max_query_len was smaller than this request's query length
+  if (q_len > kDecodeMaxQueryLen || qi >= q_len) return false;  // not a decode row of this CTA
+  const int seq_len = p.seq_lens[w.r];
+  if (seq_len < q_len || q_start < 0 || q_start + q_len > p.num_tokens) {
+    if (w.split == 0 && blockIdx.y == 0 && threadIdx.x == 0) atomicOr(p.error_flag, 4);
+    return false;
+  }
+  w.token = q_start + qi;
+  const KeyRange range = key_range(seq_len - q_len + qi, seq_len, p.causal, p.window);
+  const int span = range.hi - range.lo;
+  const int per_split = ((span + num_splits - 1) / num_splits + kTile - 1) / kTile * kTile;
+  w.lo = range.lo + w.split * per_split;
+  w.hi = min(range.hi, w.lo + per_split);
+  w.num_tiles = w.hi > w.lo ? (w.hi - w.lo + kTile - 1) / kTile : 0;
+  return true;
+}
 
 template <class T, bool kFp8, int D, int HP, int kTileKeys, int kStagesN>
 __global__ void __launch_bounds__(kThreads, HP == 4 ? 4 : 2)
@@ -112,33 +143,10 @@ __global__ void __launch_bounds__(kThreads, HP == 4 ? 4 : 2)
   static_assert(sizeof(s_q) + sizeof(s_part) + sizeof(s_valid) + 3 * sizeof(s_m) <= Cfg::kStaticSmem,
                 "static shared memory beyond what decode_shared_memory counts");
 
-  const int split = blockIdx.x;
-  const int group_size = p.num_heads / p.num_kv_heads;
-  const int head_chunks = (group_size + HP - 1) / HP;
-  const int kvh = blockIdx.y / head_chunks;
-  const int h0 = kvh * group_size + (blockIdx.y % head_chunks) * HP;
-  const int nh = min(HP, kvh * group_size + group_size - h0);
-  const int r = blockIdx.z / dq;
-  const int qi = blockIdx.z % dq;
-
-  const int q_start = p.query_start_loc[r];
-  const int q_len = p.query_start_loc[r + 1] - q_start;
-  if (q_len > p.max_query_len && qi == 0 && split == 0 && blockIdx.y == 0 && threadIdx.x == 0)
-    atomicOr(p.error_flag, 8);  // max_query_len was smaller than this request's query length
-  if (q_len > kDecodeMaxQueryLen || qi >= q_len) return;  // not a decode row of this CTA
-  const int seq_len = p.seq_lens[r];
-  if (seq_len < q_len || q_start < 0 || q_start + q_len > p.num_tokens) {
-    if (split == 0 && blockIdx.y == 0 && threadIdx.x == 0) atomicOr(p.error_flag, 4);
-    return;
-  }
-  const int token = q_start + qi;
-  const KeyRange range = key_range(seq_len - q_len + qi, seq_len, p.causal, p.window);
-  const int span = range.hi - range.lo;
-  // Splits cover whole tiles (the last one may run short).
-  const int per_split = ((span + num_splits - 1) / num_splits + kTile - 1) / kTile * kTile;
-  const int lo = range.lo + split * per_split;
-  const int hi = min(range.hi, lo + per_split);
-  const int num_tiles = hi > lo ? (hi - lo + kTile - 1) / kTile : 0;
+  DecodeRow w;
+  if (!decode_row<HP, kTile>(p, num_splits, dq, w)) return;
+  const int split = w.split, kvh = w.kvh, h0 = w.h0, nh = w.nh, r = w.r, token = w.token;
+  const int lo = w.lo, hi = w.hi, num_tiles = w.num_tiles;
 
   const int* bt_row = p.block_table + r * p.bt_stride;
   const unsigned char* kbase = static_cast<const unsigned char*>(p.k_cache) + kvh * Cfg::kRowBytes;
@@ -164,8 +172,8 @@ __global__ void __launch_bounds__(kThreads, HP == 4 ? 4 : 2)
           if (pb >= 0) off = pb * block_stride + (j % p.block_size) * row_stride + u * 16;
         }
         const bool ok = off >= 0;
-        dec_cp_async16(sk + kk * kPitch + u * 16, ok ? kbase + off : kbase, ok);
-        dec_cp_async16(sv + kk * kPitch + u * 16, ok ? vbase + off : vbase, ok);
+        cp_async16(sk + kk * kPitch + u * 16, ok ? kbase + off : kbase, ok);
+        cp_async16(sv + kk * kPitch + u * 16, ok ? vbase + off : vbase, ok);
         if (u == 0) s_valid[st][kk] = ok;
       }
     }
@@ -174,7 +182,7 @@ __global__ void __launch_bounds__(kThreads, HP == 4 ? 4 : 2)
 #pragma unroll
   for (int s = 0; s < kStages - 1; ++s) {
     if (s < num_tiles) load_tile(s, s);
-    dec_cp_async_commit();
+    cp_async_commit();
   }
 
   // Query rows (softmax scale and, for fp8, k_scale folded in); rows past nh are 0.
@@ -208,10 +216,10 @@ __global__ void __launch_bounds__(kThreads, HP == 4 ? 4 : 2)
     for (int e = 0; e < 8; ++e) acc[h][e] = 0.0f;
 
   for (int tile = 0; tile < num_tiles; ++tile) {
-    dec_cp_async_wait<kStages - 2>();
+    cp_async_wait<kStages - 2>();
     __syncthreads();  // tile landed for every thread's copies; the previous tile is consumed
     if (tile + kStages - 1 < num_tiles) load_tile(tile + kStages - 1, (tile + kStages - 1) % kStages);
-    dec_cp_async_commit();
+    cp_async_commit();
     const int st = tile % kStages;
     const unsigned char* sk = smem + st * Cfg::kStageBytes;
     const unsigned char* sv = sk + kTile * kPitch;
@@ -309,7 +317,7 @@ __global__ void __launch_bounds__(kThreads, HP == 4 ? 4 : 2)
     }
   }
 
-  dec_cp_async_wait<0>();
+  cp_async_wait<0>();
   __syncthreads();  // every stage drained and consumed: the pipeline memory becomes s_acc
   float* s_acc = reinterpret_cast<float*>(smem);  // [kKeyGroups][HP][D]
   if (vg < kKeyGroups) {
@@ -402,22 +410,19 @@ __global__ void merge_kernel(KernelParams p, int num_splits, int dq) {
   }
 }
 
-/// The decode kernel instance for (T, fp8, D, HP), opted into its dynamic
-/// shared memory once (cudaFuncSetAttribute is no stream operation, so this
+/// One decode kernel instance with kSmem bytes of dynamic shared memory,
+/// opted into it once (cudaFuncSetAttribute is no stream operation, so this
 /// is legal during graph capture too).
-template <class T, bool kFp8, int D, int HP>
-struct DecodeInst {
-  using S = DecodeShape<kFp8, D, HP>;
-  using Cfg = DecodeCfg<kFp8, D, HP, S::kTile, S::kStages>;
-  static constexpr auto kernel = decode_kernel<T, kFp8, D, HP, S::kTile, S::kStages>;
+template <auto kKernel, int kSmem>
+struct KernelInst {
   static int prepare() {
-    static const int rc = static_cast<int>(
-        cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, Cfg::kSmem));
+    static const int rc =
+        static_cast<int>(cudaFuncSetAttribute(kKernel, cudaFuncAttributeMaxDynamicSharedMemorySize, kSmem));
     return rc;
   }
   static int launch(const KernelParams& p, dim3 grid, cudaStream_t s, int num_splits, int dq) {
     if (int rc = prepare(); rc != 0) return rc;
-    kernel<<<grid, kThreads, Cfg::kSmem, s>>>(p, num_splits, dq);
+    kKernel<<<grid, kThreads, kSmem, s>>>(p, num_splits, dq);
     return 0;
   }
   static int ctas_per_sm() {
@@ -425,7 +430,7 @@ struct DecodeInst {
     // calls), so the scheduler costs no runtime call per forward.
     static const int n = [] {
       int k = 0;
-      if (prepare() != 0 || cudaOccupancyMaxActiveBlocksPerMultiprocessor(&k, kernel, kThreads, Cfg::kSmem) != 0)
+      if (prepare() != 0 || cudaOccupancyMaxActiveBlocksPerMultiprocessor(&k, kKernel, kThreads, kSmem) != 0)
         return 0;
       return k;
     }();
@@ -433,33 +438,15 @@ struct DecodeInst {
   }
 };
 
+/// The CUDA-core kernel instance for (T, fp8, D, HP) (fp8 caches).
+template <class T, bool kFp8, int D, int HP>
+using DecodeInst = KernelInst<
+    decode_kernel<T, kFp8, D, HP, DecodeShape<kFp8, D, HP>::kTile, DecodeShape<kFp8, D, HP>::kStages>,
+    DecodeCfg<kFp8, D, HP, DecodeShape<kFp8, D, HP>::kTile, DecodeShape<kFp8, D, HP>::kStages>::kSmem>;
+
 /// The tensor-core kernel instance for a 16-bit cache.
 template <class T, int D, int HP, int kTile, int kStages>
-struct MmaInst {
-  using Cfg = MmaCfg<D, kTile, kStages>;
-  static constexpr auto kernel = decode_mma_kernel<T, D, HP, kTile, kStages>;
-  static int prepare() {
-    static const int rc = static_cast<int>(
-        cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, Cfg::kSmem));
-    return rc;
-  }
-  static int launch(const KernelParams& p, dim3 grid, cudaStream_t s, int num_splits, int dq) {
-    if (int rc = prepare(); rc != 0) return rc;
-    kernel<<<grid, kThreads, Cfg::kSmem, s>>>(p, num_splits, dq);
-    return 0;
-  }
-  static int ctas_per_sm() {
-    // Asked once per process (the kernel's residency does not change between
-    // calls), so the scheduler costs no runtime call per forward.
-    static const int n = [] {
-      int k = 0;
-      if (prepare() != 0 || cudaOccupancyMaxActiveBlocksPerMultiprocessor(&k, kernel, kThreads, Cfg::kSmem) != 0)
-        return 0;
-      return k;
-    }();
-    return n;
-  }
-};
+using MmaInst = KernelInst<decode_mma_kernel<T, D, HP, kTile, kStages>, MmaCfg<D, kTile, kStages>::kSmem>;
 
 /// Launches (kind = 0) or sizes (kind = 1: CTAs per SM) the decode kernel for (T, fp8, D, HP).
 template <class T, bool kFp8, int D, int HP>

@@ -21,47 +21,12 @@
 namespace attnreg::flash_attn {
 namespace {
 
+/// mma16816 with only rows 0..7 of A given (a0: k 0..7, a2: k 8..15); rows
+/// 8..15 are the zero padding of the query-head rows.
 template <class T>
-__device__ __forceinline__ void mma16816_dec(float (&c)[4], std::uint32_t a0, std::uint32_t a2, std::uint32_t b0,
-                                             std::uint32_t b1) {
-  // Rows 8..15 of A (a1, a3) are the zero padding of the head rows.
-  if constexpr (std::is_same_v<T, __nv_bfloat16>) {
-    asm volatile(
-        "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
-        "{%0,%1,%2,%3};\n"
-        : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
-        : "r"(a0), "r"(0u), "r"(a2), "r"(0u), "r"(b0), "r"(b1));
-  } else {
-    asm volatile(
-        "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
-        "{%0,%1,%2,%3};\n"
-        : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
-        : "r"(a0), "r"(0u), "r"(a2), "r"(0u), "r"(b0), "r"(b1));
-  }
-}
-
-__device__ __forceinline__ void ldsm_x4(std::uint32_t (&r)[4], const void* smem) {
-  const unsigned a = static_cast<unsigned>(__cvta_generic_to_shared(smem));
-  asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
-               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
-               : "r"(a));
-}
-__device__ __forceinline__ void ldsm_x4_trans(std::uint32_t (&r)[4], const void* smem) {
-  const unsigned a = static_cast<unsigned>(__cvta_generic_to_shared(smem));
-  asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];\n"
-               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
-               : "r"(a));
-}
-
-template <class T>
-__device__ __forceinline__ std::uint32_t pack2_dec(float lo, float hi) {
-  if constexpr (std::is_same_v<T, __nv_bfloat16>) {
-    const __nv_bfloat162 v = __floats2bfloat162_rn(lo, hi);
-    return *reinterpret_cast<const std::uint32_t*>(&v);
-  } else {
-    const __half2 v = __floats2half2_rn(lo, hi);
-    return *reinterpret_cast<const std::uint32_t*>(&v);
-  }
+__device__ __forceinline__ void mma16816_top_rows(float (&c)[4], std::uint32_t a0, std::uint32_t a2,
+                                                  std::uint32_t b0, std::uint32_t b1) {
+  mma16816<T>(c, {a0, 0u, a2, 0u}, b0, b1);
 }
 
 /// Compile-time shape of the tensor-core decode kernel.
@@ -76,7 +41,8 @@ struct MmaCfg {
   static constexpr int kSmem = kStages * kStageBytes;
   // Bound on decode_mma_kernel's static __shared__ arrays for any heads per
   // CTA up to kHeadsPerCta (static_assert'ed there).
-  static constexpr int kStaticSmem = kHeadsPerCta * kTile * 4 + (kStages + 1) * kTile * 8 + 3 * kHeadsPerCta * 4;
+  static constexpr int kStaticSmem =
+      kHeadsPerCta * kTile * 4 + (kStages + 1) * kTile * 8 + 3 * kHeadsPerCta * 4;
   static constexpr int kLoadIters = (kTile * kUnits + kThreads - 1) / kThreads;
   static constexpr int kKeysPerWarp = kTile / kWarps;  // score phase
   static constexpr int kDimsPerWarp = D / kWarps;      // value phase
@@ -97,38 +63,16 @@ __global__ void __launch_bounds__(kThreads) decode_mma_kernel(KernelParams p, in
   constexpr int kNT = Cfg::kDimsPerWarp / 8;  // value phase: n-tiles per warp
   static_assert(HP <= 8, "head rows live in rows 0..7 of the mma tile");
   extern __shared__ __align__(16) unsigned char smem[];
-  __shared__ float s_p[HP][kTile];            // scores, then probabilities
+  __shared__ float s_p[HP][kTile];                 // scores, then probabilities
   __shared__ long long s_off[kStages + 1][kTile];  // byte offset of each key's row, -1 = masked
   __shared__ float s_m[HP], s_l[HP], s_corr[HP];
   static_assert(HP <= kHeadsPerCta && sizeof(s_p) + sizeof(s_off) + 3 * sizeof(s_m) <= Cfg::kStaticSmem,
                 "static shared memory beyond what decode_shared_memory counts");
 
-  const int split = blockIdx.x;
-  const int group_size = p.num_heads / p.num_kv_heads;
-  const int head_chunks = (group_size + HP - 1) / HP;
-  const int kvh = blockIdx.y / head_chunks;
-  const int h0 = kvh * group_size + (blockIdx.y % head_chunks) * HP;
-  const int nh = min(HP, kvh * group_size + group_size - h0);
-  const int r = blockIdx.z / dq;
-  const int qi = blockIdx.z % dq;
-
-  const int q_start = p.query_start_loc[r];
-  const int q_len = p.query_start_loc[r + 1] - q_start;
-  if (q_len > p.max_query_len && qi == 0 && split == 0 && blockIdx.y == 0 && threadIdx.x == 0)
-    atomicOr(p.error_flag, 8);  // max_query_len was smaller than this request's query length
-  if (q_len > kDecodeMaxQueryLen || qi >= q_len) return;  // not a decode row of this CTA
-  const int seq_len = p.seq_lens[r];
-  if (seq_len < q_len || q_start < 0 || q_start + q_len > p.num_tokens) {
-    if (split == 0 && blockIdx.y == 0 && threadIdx.x == 0) atomicOr(p.error_flag, 4);
-    return;
-  }
-  const int token = q_start + qi;
-  const KeyRange range = key_range(seq_len - q_len + qi, seq_len, p.causal, p.window);
-  const int span = range.hi - range.lo;
-  const int per_split = ((span + num_splits - 1) / num_splits + kTile - 1) / kTile * kTile;
-  const int lo = range.lo + split * per_split;
-  const int hi = min(range.hi, lo + per_split);
-  const int num_tiles = hi > lo ? (hi - lo + kTile - 1) / kTile : 0;
+  DecodeRow w;
+  if (!decode_row<HP, kTile>(p, num_splits, dq, w)) return;
+  const int split = w.split, kvh = w.kvh, h0 = w.h0, nh = w.nh, r = w.r, token = w.token;
+  const int lo = w.lo, hi = w.hi, num_tiles = w.num_tiles;
 
   const int* bt_row = p.block_table + r * p.bt_stride;
   const unsigned char* kbase = static_cast<const unsigned char*>(p.k_cache) + kvh * Cfg::kRowBytes;
@@ -180,11 +124,11 @@ __global__ void __launch_bounds__(kThreads) decode_mma_kernel(KernelParams p, in
         const long long off = s_off[slot][kk];
         const bool ok = off >= 0;
         if constexpr (Cfg::kRowBytes >= 256) {
-          dec_cp_async16_l2(sk + kk * kPitch + u * 16, ok ? kbase + off + u * 16 : kbase, ok);
-          dec_cp_async16_l2(sv + kk * kPitch + u * 16, ok ? vbase + off + u * 16 : vbase, ok);
+          cp_async16_l2(sk + kk * kPitch + u * 16, ok ? kbase + off + u * 16 : kbase, ok);
+          cp_async16_l2(sv + kk * kPitch + u * 16, ok ? vbase + off + u * 16 : vbase, ok);
         } else {
-          dec_cp_async16(sk + kk * kPitch + u * 16, ok ? kbase + off + u * 16 : kbase, ok);
-          dec_cp_async16(sv + kk * kPitch + u * 16, ok ? vbase + off + u * 16 : vbase, ok);
+          cp_async16(sk + kk * kPitch + u * 16, ok ? kbase + off + u * 16 : kbase, ok);
+          cp_async16(sv + kk * kPitch + u * 16, ok ? vbase + off + u * 16 : vbase, ok);
         }
       }
     }
@@ -214,7 +158,7 @@ __global__ void __launch_bounds__(kThreads) decode_mma_kernel(KernelParams p, in
   __syncthreads();
   for (int s = 0; s < kStages - 1; ++s) {
     if (s < num_tiles) load_tile(s, s);
-    dec_cp_async_commit();
+    cp_async_commit();
   }
 
   float acc[kNT][4];
@@ -224,12 +168,12 @@ __global__ void __launch_bounds__(kThreads) decode_mma_kernel(KernelParams p, in
     for (int e = 0; e < 4; ++e) acc[j][e] = 0.0f;
 
   for (int tile = 0; tile < num_tiles; ++tile) {
-    dec_cp_async_wait<kStages - 2>();
+    cp_async_wait<kStages - 2>();
     __syncthreads();  // tile landed; the previous tile (its stage, offsets and s_p) is consumed
     const int nxt = tile + kStages - 1;
     // Copies of tile nxt into the stage tile - 1 used (offsets stored last iteration).
     if (nxt < num_tiles) load_tile(nxt % kSlots, nxt % kStages);
-    dec_cp_async_commit();
+    cp_async_commit();
     if (nxt + 1 < num_tiles) {
       store_offset(nxt + 1, (nxt + 1) % kSlots, next_entry);
       next_entry = fetch_entry(nxt + 2);
@@ -246,9 +190,9 @@ __global__ void __launch_bounds__(kThreads) decode_mma_kernel(KernelParams p, in
 #pragma unroll
       for (int kp = 0; kp < D / 32; ++kp) {
         std::uint32_t b[4];
-        ldsm_x4(b, sk + (key0 + lane % 8) * kPitch + (kp * 32 + 8 * (lane / 8)) * 2);
-        mma16816_dec<T>(c, qa[2 * kp][0], qa[2 * kp][1], b[0], b[1]);
-        mma16816_dec<T>(c, qa[2 * kp + 1][0], qa[2 * kp + 1][1], b[2], b[3]);
+        ldmatrix_x4(b, sk + (key0 + lane % 8) * kPitch + (kp * 32 + 8 * (lane / 8)) * 2);
+        mma16816_top_rows<T>(c, qa[2 * kp][0], qa[2 * kp][1], b[0], b[1]);
+        mma16816_top_rows<T>(c, qa[2 * kp + 1][0], qa[2 * kp + 1][1], b[2], b[3]);
       }
       if (g < HP) {
         s_p[g][key0 + 2 * t4] = c[0];
@@ -310,8 +254,8 @@ __global__ void __launch_bounds__(kThreads) decode_mma_kernel(KernelParams p, in
           if (g < nh) {
             const float2 lo2 = *reinterpret_cast<const float2*>(&s_p[g][k0 + 2 * t4]);
             const float2 hi2 = *reinterpret_cast<const float2*>(&s_p[g][k0 + 8 + 2 * t4]);
-            pa[s2][0] = pack2_dec<T>(lo2.x, lo2.y);
-            pa[s2][1] = pack2_dec<T>(hi2.x, hi2.y);
+            pa[s2][0] = pack2<T>(lo2.x, lo2.y);
+            pa[s2][1] = pack2<T>(hi2.x, hi2.y);
           } else {
             pa[s2][0] = pa[s2][1] = 0u;
           }
@@ -319,15 +263,15 @@ __global__ void __launch_bounds__(kThreads) decode_mma_kernel(KernelParams p, in
 #pragma unroll
         for (int j = 0; j < kNT; ++j) {
           std::uint32_t b[4];
-          ldsm_x4_trans(b, sv + (kp * 32 + lane) * kPitch + (warp * Cfg::kDimsPerWarp + j * 8) * 2);
-          mma16816_dec<T>(acc[j], pa[0][0], pa[0][1], b[0], b[1]);
-          mma16816_dec<T>(acc[j], pa[1][0], pa[1][1], b[2], b[3]);
+          ldmatrix_x4_trans(b, sv + (kp * 32 + lane) * kPitch + (warp * Cfg::kDimsPerWarp + j * 8) * 2);
+          mma16816_top_rows<T>(acc[j], pa[0][0], pa[0][1], b[0], b[1]);
+          mma16816_top_rows<T>(acc[j], pa[1][0], pa[1][1], b[2], b[3]);
         }
       }
     }
   }
 
-  dec_cp_async_wait<0>();
+  cp_async_wait<0>();
   __syncthreads();
   if (g < nh) {
     const int h = h0 + g;
@@ -344,8 +288,8 @@ __global__ void __launch_bounds__(kThreads) decode_mma_kernel(KernelParams p, in
           const long long slot = static_cast<long long>(split) * p.num_tokens * p.num_heads + row;
           p.scratch[slot * D + d] = acc[j][e];
           if (d == 0) {
-            float2* ml = reinterpret_cast<float2*>(p.scratch + static_cast<long long>(num_splits) * p.num_tokens *
-                                                                   p.num_heads * D);
+            float2* ml = reinterpret_cast<float2*>(p.scratch + static_cast<long long>(num_splits) *
+                                                                   p.num_tokens * p.num_heads * D);
             ml[slot] = make_float2(mx, sum);
           }
         }
