@@ -470,7 +470,26 @@ HWY_INLINE int ChunkSlot(int e) {
 }
 
 /// What a pass of query rows needs to know about the current tile.
+/// Lines of whole cache rows to prefetch, a few at a time between compute steps.
+struct PfCursor {
+  const std::byte* rows[2 * 32];  ///< K and V rows of at most a tile (kDecodeTileKeys <= 32)
+  int nrows = 0, bytes = 0, row = 0, off = 0;
+  int per_step = 0;  ///< lines per P.V key step
+  int per_qk = 0;    ///< lines per QK step (several keys)
+  HWY_INLINE void Step(int lines) {
+    for (int i = 0; i < lines && row < nrows; ++i) {
+      _mm_prefetch(reinterpret_cast<const char*>(rows[row] + off), _MM_HINT_T0);
+      off += 64;
+      if (off >= bytes) {
+        off = 0;
+        ++row;
+      }
+    }
+  }
+};
+
 struct Tile {
+  PfCursor* pf = nullptr;
   const std::byte* const* k;  ///< per key (padded to whole score vectors): cache row of all KV heads
   const std::byte* const* v;
   std::ptrdiff_t head_offset;  ///< bytes from a cache row to this KV head
@@ -479,12 +498,44 @@ struct Tile {
   float lo, hi;  ///< visible keys [lo, hi) within the tile
   float pos;     ///< position of the query token (ALiBi)
   float cap;     ///< soft-cap (0 = off)
+  float score_scale = 1.0f;  ///< applied to the scores (when the query rows are not pre-scaled)
 };
+
+#if HWY_TARGET <= HWY_AVX3
+/// Scores of NR bf16 query rows (unscaled, natural order) against a tile of
+/// bf16 keys with vdpbf16ps (AVX512_BF16: pairs of products summed in fp32,
+/// 32 elements per instruction, no widening). Highway 1.0.3 has no target
+/// with this instruction, hence the function's own target attribute.
+template <int NR>
+__attribute__((target(HWY_TARGET_STR ",avx512bf16"))) void ScoresBF16Dot(const Tile& t, const float* q,
+                                                                       float* HWY_RESTRICT sc) {
+  constexpr int KP = kLanes / NR;
+  const int nkp = (t.nk + KP - 1) / KP * KP;
+  const std::byte* qb = reinterpret_cast<const std::byte*>(q);
+  const std::ptrdiff_t qstride = static_cast<std::ptrdiff_t>(t.row_floats) * sizeof(float);
+  for (int j = 0; j < nkp; j += KP) {
+    Raw s[KP * NR];
+    for (int i = 0; i < KP * NR; ++i) s[i] = _mm512_setzero_ps();
+    const std::byte* kp[KP];
+    for (int k = 0; k < KP; ++k) kp[k] = t.k[j + k] + t.head_offset;
+    if (t.pf) t.pf->Step(t.pf->per_qk);
+    for (int c = 0; c < t.chunks; ++c) {
+      __m512i kr[KP];
+      for (int k = 0; k < KP; ++k) kr[k] = _mm512_loadu_si512(kp[k] + c * 64);
+      for (int r = 0; r < NR; ++r) {
+        const __m512i qv = _mm512_loadu_si512(qb + r * qstride + c * 64);
+        for (int k = 0; k < KP; ++k) s[k * NR + r] = _mm512_dpbf16_ps(s[k * NR + r], (__m512bh)qv, (__m512bh)kr[k]);
+      }
+    }
+    _mm512_storeu_ps(sc + j * NR, ReduceAll(s));
+  }
+}
+#endif
 
 /// Scores, online softmax and P.V of NR query rows (NR | kLanes) against one
 /// tile. q, acc: NR rows of row_floats; m, l: NR entries; slopes: NR ALiBi
 /// slopes or null; sc: scratch of kTileKeys * NR + kLanes floats.
-template <int NR, class L>
+template <int NR, class L, bool DP = false>
 HWY_INLINE void Rows(const Tile& t, const float* HWY_RESTRICT q, float* HWY_RESTRICT acc, float* m, float* l,
                      const float* slopes, float* HWY_RESTRICT sc) {
   const DF d;
@@ -492,12 +543,16 @@ HWY_INLINE void Rows(const Tile& t, const float* HWY_RESTRICT q, float* HWY_REST
   const int RF = t.row_floats;
   const int nkp = (t.nk + KP - 1) / KP * KP;
   // ---- S = Q K^T: KP keys x NR rows per step, reduced together ----
-  for (int j = 0; j < nkp; j += KP) {
+#if HWY_TARGET <= HWY_AVX3
+  if constexpr (DP) ScoresBF16Dot<NR>(t, q, sc);
+#endif
+  for (int j = 0; j < (DP ? 0 : nkp); j += KP) {
+    if (t.pf) t.pf->Step(t.pf->per_qk);
     VF s[KP * NR];
     for (int i = 0; i < KP * NR; ++i) s[i] = hn::Zero(d);
     const std::byte* kp[KP];
     for (int k = 0; k < KP; ++k) kp[k] = t.k[j + k] + t.head_offset;
-    for (int c = 0; c < t.chunks; ++c) {
+    for (int c = 0; c < (DP ? 0 : t.chunks); ++c) {
       const float* qc = q + c * 2 * kLanes;
       if constexpr (NR >= 4) {
         VF ka[KP], kb[KP];
@@ -537,14 +592,16 @@ HWY_INLINE void Rows(const Tile& t, const float* HWY_RESTRICT q, float* HWY_REST
   const VF key_of_lane = hn::Load(d, kKeyOfLane);
   const VF neg_inf = hn::Set(d, kNegInf);
   VF vmax = neg_inf;
-  if (t.cap > 0.0f || slopes || !t.full) {
+  const bool full = t.full && nkp == t.nk;
+  if (t.cap > 0.0f || slopes || !full || t.score_scale != 1.0f) {
     const VF slope = slopes ? Wrap(Pattern<NR>(slopes)) : hn::Zero(d);
     for (int v = 0; v < nv; ++v) {
       VF x = hn::LoadU(d, sc + v * kLanes);
+      if (t.score_scale != 1.0f) x = hn::Mul(x, hn::Set(d, t.score_scale));
       if (t.cap > 0.0f) x = hn::Mul(hn::Set(d, t.cap), hn::Tanh(d, hn::Mul(x, hn::Set(d, 1.0f / t.cap))));
       const VF kpos = hn::Add(hn::Set(d, static_cast<float>(t.key0 + v * KP)), key_of_lane);
       if (slopes) x = hn::MulAdd(slope, hn::Sub(kpos, hn::Set(d, t.pos)), x);
-      if (!t.full)
+      if (!full)
         x = hn::IfThenElse(hn::And(hn::Ge(kpos, hn::Set(d, t.lo)), hn::Lt(kpos, hn::Set(d, t.hi))), x, neg_inf);
       hn::StoreU(x, d, sc + v * kLanes);
       vmax = hn::Max(vmax, x);
@@ -587,6 +644,7 @@ HWY_INLINE void Rows(const Tile& t, const float* HWY_RESTRICT q, float* HWY_REST
         o[h][r][1] = hn::Mul(hn::LoadU(d, a + kLanes), al);
       }
     for (int j = 0; j < t.nk; ++j) {
+      if (t.pf) t.pf->Step(t.pf->per_step);
       const std::byte* vp = t.v[j] + t.head_offset + c * L::kChunkBytes;
       VF p[NR];
       for (int r = 0; r < NR; ++r) p[r] = hn::Set(d, sc[j * NR + r]);
@@ -617,14 +675,25 @@ HWY_INLINE void Rows(const Tile& t, const float* HWY_RESTRICT q, float* HWY_REST
   for (; c < t.chunks; ++c) pass(std::integral_constant<int, 1>{}, c);
 }
 
-/// Prefetches the cache rows [p, p + n) of every key of a tile.
-HWY_INLINE void PrefetchRows(const std::byte* const* rows, int nk, std::ptrdiff_t offset, int bytes) {
-  for (int j = 0; j < nk; ++j) Prefetch(rows[j] + offset, bytes);
+/// Keys per tile of a decode item: 16 keys x 2 KiB rows (GQA 32/8, head 128,
+/// bf16) = 32 KiB of K and of V; smaller tiles cost softmax / accumulator
+/// overhead, larger ones (32) read DRAM more slowly (notes, attempt 7).
+constexpr int kDecodeTileKeys = 16;
+
+/// P.V passes over the keys for NR rows and `chunks` chunks (mirrors Rows).
+HWY_INLINE int PvPasses(int NR, int chunks) {
+  const int max_ch = (kLanes == 16 ? 8 : 4) / NR;
+  int passes = 0, c = 0;
+  for (int ch = 8; ch >= 1; ch /= 2)
+    if (ch <= max_ch)
+      for (; c + ch <= chunks; c += ch) ++passes;
+  return passes;
 }
 
 /// A decode item with the chunk loader L (the cache element type).
-template <class L>
-void Item(const KernelArgs& a, const WorkItem& it, ThreadScratch& s, float* partials) {
+template <class L, bool DP = false>
+HWY_INLINE void Item(const KernelArgs& a, const WorkItem& it, ThreadScratch& s, float* partials) {
+  constexpr int TK = kDecodeTileKeys;
   const DF d;
   const int Dh = static_cast<int>(a.sizes.head_size);
   const int Hkv = static_cast<int>(a.sizes.num_kv_heads);
@@ -640,10 +709,14 @@ void Item(const KernelArgs& a, const WorkItem& it, ThreadScratch& s, float* part
   // Query rows: fp32, scaled, in the loader's chunk order.
   float* nat = s.k_tile.data();
   for (int h = 0; h < H; ++h) {
-    ToFloat(a.query.at(token, h, 0), a.query.dtype, Dh, nat, nullptr);
     float* q = s.q.data() + static_cast<std::ptrdiff_t>(h) * RF;
-    for (int e = 0; e < Dh; ++e) q[(e / (2 * kLanes)) * 2 * kLanes + ChunkSlot<L>(e % (2 * kLanes))] =
-        nat[e] * a.sizes.scale;
+    if constexpr (DP) {  // the bf16 query as is; the scale goes onto the scores
+      std::memcpy(q, a.query.at(token, h, 0), static_cast<std::size_t>(Dh) * 2);
+    } else {
+      ToFloat(a.query.at(token, h, 0), a.query.dtype, Dh, nat, nullptr);
+      for (int e = 0; e < Dh; ++e) q[(e / (2 * kLanes)) * 2 * kLanes + ChunkSlot<L>(e % (2 * kLanes))] =
+          nat[e] * a.sizes.scale;
+    }
     std::fill_n(s.acc.data() + static_cast<std::ptrdiff_t>(h) * RF, RF, 0.0f);
     s.m[h] = kNegInf;
     s.l[h] = 0.0f;
@@ -655,8 +728,8 @@ void Item(const KernelArgs& a, const WorkItem& it, ThreadScratch& s, float* part
   const int row_bytes = static_cast<int>(head_stride * (Hkv - 1)) + head_bytes;
   const std::byte** cur_k = s.k_src.data();
   const std::byte** cur_v = s.v_src.data();
-  const std::byte** nxt_k = s.k_src.data() + kTileKeys + kLanes;
-  const std::byte** nxt_v = s.v_src.data() + kTileKeys + kLanes;
+  const std::byte** nxt_k = s.k_src.data() + TK + kLanes;
+  const std::byte** nxt_v = s.v_src.data() + TK + kLanes;
   // Row addresses of the tile at key0 (nk keys), padded with the last key to whole score vectors.
   auto gather = [&](int key0, int nk, const std::byte** kr, const std::byte** vr) {
     for (int j = 0; j < nk; ++j) {
@@ -665,23 +738,35 @@ void Item(const KernelArgs& a, const WorkItem& it, ThreadScratch& s, float* part
       kr[j] = a.cache.at(0, block, p % bs, 0, 0);
       vr[j] = a.cache.at(1, block, p % bs, 0, 0);
     }
-    for (int j = nk; j < kTileKeys + kLanes; ++j) {
+    for (int j = nk; j < TK + kLanes; ++j) {
       kr[j] = kr[nk - 1];
       vr[j] = vr[nk - 1];
     }
   };
   const int kb = it.key_begin, ke = it.key_end;
   if (kb < ke) {
-    gather(kb, std::min(kTileKeys, ke - kb), cur_k, cur_v);
-    PrefetchRows(cur_k, std::min(kTileKeys, ke - kb), 0, row_bytes);
-    PrefetchRows(cur_v, std::min(kTileKeys, ke - kb), 0, row_bytes);
+    gather(kb, std::min(TK, ke - kb), cur_k, cur_v);
+    for (int j = 0; j < std::min(TK, ke - kb); ++j) {
+      Prefetch(cur_k[j], row_bytes);
+      Prefetch(cur_v[j], row_bytes);
+    }
   }
   const float* slopes_all = a.alibi_slopes;
+  // Prefetch pacing: the next tile's rows are split among the KV heads; a
+  // head's share (whole rows, address order) is issued a few lines per QK
+  // step and per P.V key step, in proportion to their work, so the loads of
+  // the compute never queue behind a burst of misses (notes, attempt 7).
+  const int nr0 = G >= 4 ? 4 : (G >= 2 ? 2 : 1);
+  const int share = (TK + Hkv - 1) / Hkv;
+  const int share_lines = 2 * share * ((row_bytes + 63) / 64);
+  const int pv_per_key = std::max(1, PvPasses(nr0, Dh / (2 * kLanes)));
+  const int row_passes = (G + 3) / 4;
+  const int lines_per_key = std::max(1, (share_lines + 2 * TK * row_passes - 1) / (2 * TK * row_passes));
   float* sc = s.scores.data();
-  for (int key0 = kb; key0 < ke; key0 += kTileKeys) {
-    const int nk = std::min(kTileKeys, ke - key0);
-    const int next0 = key0 + kTileKeys;
-    const int nk_next = std::min(kTileKeys, ke - next0);
+  for (int key0 = kb; key0 < ke; key0 += TK) {
+    const int nk = std::min(TK, ke - key0);
+    const int next0 = key0 + TK;
+    const int nk_next = std::min(TK, ke - next0);
     if (nk_next > 0) gather(next0, nk_next, nxt_k, nxt_v);
     Tile t;
     t.k = cur_k;
@@ -692,29 +777,36 @@ void Item(const KernelArgs& a, const WorkItem& it, ThreadScratch& s, float* part
     t.row_floats = RF;
     t.lo = static_cast<float>(std::max(lo, key0));
     t.hi = static_cast<float>(std::min(hi, key0 + nk));
-    t.full = nk == kTileKeys && lo <= key0 && hi >= key0 + nk;
+    t.full = nk == TK && lo <= key0 && hi >= key0 + nk;
     t.pos = static_cast<float>(pos);
     t.cap = a.logits_soft_cap;
+    t.score_scale = DP ? a.sizes.scale : 1.0f;
     for (int g = 0; g < Hkv; ++g) {
-      // The next tile's rows of this KV head, while this head computes.
-      if (nk_next > 0) {
-        PrefetchRows(nxt_k, nk_next, g * head_stride, head_bytes);
-        PrefetchRows(nxt_v, nk_next, g * head_stride, head_bytes);
+      // This head's share of the next tile's rows, paced by Rows.
+      PfCursor cursor;
+      cursor.bytes = row_bytes;
+      for (int j = g * share; j < std::min(nk_next, (g + 1) * share); ++j) {
+        cursor.rows[cursor.nrows++] = nxt_k[j];
+        cursor.rows[cursor.nrows++] = nxt_v[j];
       }
+      cursor.per_qk = lines_per_key * (kLanes / nr0);
+      cursor.per_step = (lines_per_key + pv_per_key - 1) / pv_per_key;
+      t.pf = cursor.nrows > 0 ? &cursor : nullptr;
       t.head_offset = g * head_stride;
       int r = g * G;
       const int end = r + G;
       for (; r + 4 <= end; r += 4)
-        Rows<4, L>(t, s.q.data() + static_cast<std::ptrdiff_t>(r) * RF, s.acc.data() + static_cast<std::ptrdiff_t>(r) * RF,
+        Rows<4, L, DP>(t, s.q.data() + static_cast<std::ptrdiff_t>(r) * RF, s.acc.data() + static_cast<std::ptrdiff_t>(r) * RF,
                    s.m.data() + r, s.l.data() + r, slopes_all ? slopes_all + r : nullptr, sc);
       if (r + 2 <= end) {
-        Rows<2, L>(t, s.q.data() + static_cast<std::ptrdiff_t>(r) * RF, s.acc.data() + static_cast<std::ptrdiff_t>(r) * RF,
+        Rows<2, L, DP>(t, s.q.data() + static_cast<std::ptrdiff_t>(r) * RF, s.acc.data() + static_cast<std::ptrdiff_t>(r) * RF,
                    s.m.data() + r, s.l.data() + r, slopes_all ? slopes_all + r : nullptr, sc);
         r += 2;
       }
       if (r < end)
-        Rows<1, L>(t, s.q.data() + static_cast<std::ptrdiff_t>(r) * RF, s.acc.data() + static_cast<std::ptrdiff_t>(r) * RF,
+        Rows<1, L, DP>(t, s.q.data() + static_cast<std::ptrdiff_t>(r) * RF, s.acc.data() + static_cast<std::ptrdiff_t>(r) * RF,
                    s.m.data() + r, s.l.data() + r, slopes_all ? slopes_all + r : nullptr, sc);
+      if (t.pf) t.pf->Step(1 << 30);
     }
     std::swap(cur_k, nxt_k);
     std::swap(cur_v, nxt_v);
@@ -735,6 +827,19 @@ void Item(const KernelArgs& a, const WorkItem& it, ThreadScratch& s, float* part
   }
 }
 
+#if HWY_TARGET <= HWY_AVX3
+/// bf16 cache and query on a CPU with AVX512_BF16 (vdpbf16ps), which
+/// Highway 1.0.3 has no target for: the scores use the instruction directly.
+__attribute__((target(HWY_TARGET_STR ",avx512bf16"))) void ItemBF16Dot(const KernelArgs& a, const WorkItem& it,
+                                                                    ThreadScratch& s, float* partials) {
+  Item<LoadBF16, true>(a, it, s, partials);
+}
+inline bool HasBF16Dot() {
+  static const bool has = __builtin_cpu_supports("avx512bf16");
+  return has;
+}
+#endif
+
 }  // namespace decode
 #endif  // ATTNREG_CPU_DECODE_FAST
 
@@ -746,6 +851,10 @@ void ProcessDecodeItem(const KernelArgs& a, const WorkItem& it, ThreadScratch& s
   if (Dh % (2 * decode::kLanes) == 0 && a.cache.strides[4] == 1) {
     switch (a.cache.dtype) {
       case ScalarType::BFloat16:
+#if HWY_TARGET <= HWY_AVX3
+        if (a.query.dtype == ScalarType::BFloat16 && a.query.strides[2] == 1 && decode::HasBF16Dot())
+          return decode::ItemBF16Dot(a, it, s, partials);
+#endif
         return decode::Item<decode::LoadBF16>(a, it, s, partials);
       case ScalarType::Float16:
         return decode::Item<decode::LoadF16>(a, it, s, partials);
