@@ -67,7 +67,21 @@ struct ItemContext {
   const KernelArgs* args;
   const WorkItem* item;
   int head_size, group;
+  bool dot = false;  ///< bf16 scores with vdpbf16ps from the raw query and cache rows (s.k_src)
 };
+
+#if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX3
+#define ATTNREG_CPU_BF16_DOT 1
+/// Scores of 4 bf16 query rows (raw, unscaled) against nk bf16 keys (k padded
+/// to a multiple of 4 entries) times scale into sc[r * kTileKeys + j]; vdpbf16ps
+/// with the keys' accumulators reduced together (defined below).
+void ScoresRows4BF16Dot(const std::byte* const* q, const std::byte* const* k, int nk, int chunks, float scale,
+                        float* sc);
+/// Whether this call's query and cache allow the vdpbf16ps scores.
+bool UseBF16Dot(const KernelArgs& a);
+#else
+#define ATTNREG_CPU_BF16_DOT 0
+#endif
 
 /// Scores, online-softmax update and P.V for NR query rows against one tile of
 /// nk keys starting at key0. Rows share each K/V load; NR <= 4 keeps the
@@ -90,6 +104,17 @@ HWY_INLINE void ProcessRows(const ItemContext& c, ThreadScratch& s, const std::i
   // ---- S = Q K^T for the tile: two keys at a time, so each query vector
   // load feeds two FMAs (6 loads per 8 FMAs with four rows) ----
   int j = 0;
+#if ATTNREG_CPU_BF16_DOT
+  if constexpr (NR == 4) {
+    if (c.dot) {
+      const std::byte* qp[4];
+      for (int r = 0; r < 4; ++r)
+        qp[r] = a.query.at(c.item->token_begin + rows[r] / c.group, c.item->kv_head * c.group + rows[r] % c.group, 0);
+      ScoresRows4BF16Dot(qp, s.k_src.data(), nk, Dh / 32, a.sizes.scale, s.scores.data());
+      j = nk;
+    }
+  }
+#endif
   for (; j + 2 <= nk; j += 2) {
     const float* HWY_RESTRICT k0p = s.k_rows[j];
     const float* HWY_RESTRICT k1p = s.k_rows[j + 1];
@@ -159,6 +184,27 @@ HWY_INLINE void ProcessRows(const ItemContext& c, ThreadScratch& s, const std::i
   // ---- O = alpha O + P V: two head-dim vectors at a time, so each
   // broadcast probability feeds two FMAs (6 loads per 8 FMAs with four rows) ----
   int i = 0;
+#if HWY_TARGET <= HWY_AVX3
+  // 32 vector registers: four head-dim vectors at a time (16 accumulators),
+  // 8 loads per 16 FMAs with four rows.
+  for (; i + 4 * N <= Dh; i += 4 * N) {
+    VF o[4][NR];
+    for (int r = 0; r < NR; ++r) {
+      const VF al = hn::Set(d, alpha[r]);
+      for (int h = 0; h < 4; ++h) o[h][r] = hn::Mul(hn::LoadU(d, acc[r] + i + h * N), al);
+    }
+    for (int jj = 0; jj < nk; ++jj) {
+      VF v[4];
+      for (int h = 0; h < 4; ++h) v[h] = hn::LoadU(d, s.v_rows[jj] + i + h * N);
+      for (int r = 0; r < NR; ++r) {
+        const VF p = hn::Set(d, sc[r][jj]);
+        for (int h = 0; h < 4; ++h) o[h][r] = hn::MulAdd(p, v[h], o[h][r]);
+      }
+    }
+    for (int r = 0; r < NR; ++r)
+      for (int h = 0; h < 4; ++h) hn::StoreU(o[h][r], d, acc[r] + i + h * N);
+  }
+#endif
   for (; i + 2 * N <= Dh; i += 2 * N) {
     VF o0[NR], o1[NR];
     for (int r = 0; r < NR; ++r) {
@@ -232,7 +278,10 @@ void ProcessItem(const KernelArgs& a, const WorkItem& it, ThreadScratch& s, floa
     s.lo[row] = W > 0 ? std::max(0, pos - W + 1) : 0;
     s.hi[row] = a.sizes.causal ? pos + 1 : (W > 0 ? std::min(seq, pos + W) : seq);
   }
-  const ItemContext ctx{&a, &it, Dh, group};
+  ItemContext ctx{&a, &it, Dh, group};
+#if ATTNREG_CPU_BF16_DOT
+  ctx.dot = group % 4 == 0 && UseBF16Dot(a);
+#endif
   const std::int32_t* table = a.block_table + it.req * a.block_table_stride;
   const int bs = static_cast<int>(a.sizes.block_size);
   const bool direct = a.cache.dtype == ScalarType::Float32;
@@ -256,7 +305,12 @@ void ProcessItem(const KernelArgs& a, const WorkItem& it, ThreadScratch& s, floa
       const std::int32_t block = table[pos / bs];
       const std::byte* k = a.cache.at(0, block, pos % bs, it.kv_head, 0);
       const std::byte* v = a.cache.at(1, block, pos % bs, it.kv_head, 0);
-      if (direct) {
+      if (ctx.dot) {  // scores straight from the bf16 row; V as below
+        s.k_src[j] = k;
+        float* vt = s.v_tile.data() + static_cast<std::ptrdiff_t>(j) * Dh;
+        ToFloat(v, a.cache.dtype, Dh, vt, a.fp8_v_lut);
+        s.v_rows[j] = vt;
+      } else if (direct) {
         s.k_rows[j] = reinterpret_cast<const float*>(k);
         s.v_rows[j] = reinterpret_cast<const float*>(v);
       } else {
@@ -268,6 +322,8 @@ void ProcessItem(const KernelArgs& a, const WorkItem& it, ThreadScratch& s, floa
         s.v_rows[j] = vt;
       }
     }
+    if (ctx.dot)
+      for (int j = nk; j < (nk + 3) / 4 * 4; ++j) s.k_src[j] = s.k_src[nk - 1];
     int r = 0;
     for (; r + 4 <= num_active; r += 4) ProcessRows<4>(ctx, s, s.active.data() + r, key0, nk);
     switch (num_active - r) {
@@ -842,6 +898,39 @@ inline bool HasBF16Dot() {
 
 }  // namespace decode
 #endif  // ATTNREG_CPU_DECODE_FAST
+
+#if ATTNREG_CPU_BF16_DOT
+__attribute__((target(HWY_TARGET_STR ",avx512bf16"))) static void ScoresRows4BF16DotImpl(
+    const std::byte* const* q, const std::byte* const* k, int nk, int chunks, float scale, float* sc) {
+  const __m512 vscale = _mm512_set1_ps(scale);
+  for (int j = 0; j < nk; j += 4) {
+    __m512 acc[16];
+    for (int i = 0; i < 16; ++i) acc[i] = _mm512_setzero_ps();
+    for (int c = 0; c < chunks; ++c) {
+      __m512i kr[4];
+      for (int kk = 0; kk < 4; ++kk) kr[kk] = _mm512_loadu_si512(k[j + kk] + c * 64);
+      for (int r = 0; r < 4; ++r) {
+        const __m512i qv = _mm512_loadu_si512(q[r] + c * 64);
+        for (int kk = 0; kk < 4; ++kk) acc[kk * 4 + r] = _mm512_dpbf16_ps(acc[kk * 4 + r], (__m512bh)qv, (__m512bh)kr[kk]);
+      }
+    }
+    alignas(64) float out[16];  // lane kk * 4 + r
+    _mm512_store_ps(out, _mm512_mul_ps(decode::ReduceAll(acc), vscale));
+    for (int kk = 0; kk < 4 && j + kk < nk; ++kk)
+      for (int r = 0; r < 4; ++r) sc[r * kTileKeys + j + kk] = out[kk * 4 + r];
+  }
+}
+
+void ScoresRows4BF16Dot(const std::byte* const* q, const std::byte* const* k, int nk, int chunks, float scale,
+                        float* sc) {
+  ScoresRows4BF16DotImpl(q, k, nk, chunks, scale, sc);
+}
+
+bool UseBF16Dot(const KernelArgs& a) {
+  return a.cache.dtype == ScalarType::BFloat16 && a.query.dtype == ScalarType::BFloat16 &&
+         a.query.strides[2] == 1 && a.cache.strides[4] == 1 && a.sizes.head_size % 32 == 0 && decode::HasBF16Dot();
+}
+#endif
 
 /// Runs a decode item (kv_head = -1): the fast path where this target and the
 /// cache type allow it, else the general kernel once per KV head.

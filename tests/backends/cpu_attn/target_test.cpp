@@ -42,6 +42,14 @@ std::vector<std::pair<std::string, BatchSpec>> specs() {
   all.use_sinks = true;
   all.use_alibi = true;
   v.emplace_back("bf16_gqa7_d160_all_features", all);
+  BatchSpec g4 = decode_batch(bf16, 8, 2, 64);  // group 4, bf16: prefill scores with vdpbf16ps where present
+  g4.context_lens = {0, 40, 300};
+  g4.query_lens = {70, 33, 1};
+  g4.sliding_window = 50;
+  g4.logits_soft_cap = 25.0f;
+  g4.use_sinks = true;
+  g4.use_alibi = true;
+  v.emplace_back("bf16_gqa4_d64_prefill_all_features", g4);
   BatchSpec nc = decode_batch(f32, 8, 2, 256);
   nc.causal = false;
   v.emplace_back("fp32_non_causal_d256", nc);
