@@ -32,8 +32,19 @@ int decode_shared_memory(int head_size);
 int launch_prefill(const KernelParams& p);
 
 /// Shared memory (bytes; all of it dynamic) of the prefill kernel for
-/// head_size; 0 for other head sizes.
+/// head_size; 0 for other head sizes. (The Hopper kernel below uses more,
+/// but runs only on compute capability 9.0, whose 227 KB it fits.)
 int prefill_shared_memory(int head_size);
+
+/// Launches the Hopper (sm_90a, wgmma) prefill kernel when it can serve p: a
+/// 16-bit cache, head size 64 or 128, a compute capability 9.0 device and a
+/// build with sm_90a code. Returns false (launching nothing) otherwise;
+/// rc gets the launch's CUDA error code.
+bool launch_prefill_sm90(const KernelParams& p, int& rc);
+
+/// Opts the Hopper prefill kernels for head_size into their shared memory
+/// when the current device runs them; 0 (ok) when it does not.
+int prepare_prefill_sm90(int head_size);
 
 /// Writes element d of output row (token, head) from an unnormalised
 /// accumulator a with running max mx and sum, folding in the head's sink

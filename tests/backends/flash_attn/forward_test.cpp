@@ -70,6 +70,25 @@ std::vector<Case> cases() {
     s.requests = {{200, 260}, {65, 65}, {5, 500}};
     s.padding_tokens = 0;
   });
+  // Prefills of several 128-row blocks and 128-key tiles (the Hopper
+  // kernel's shapes) with a prefix, for both of its head sizes.
+  for (int d : {64, 128}) {
+    for (bool causal : {true, false}) {
+      add(fmt::format("long_prefill_d{}_{}", d, causal ? "causal" : "full"), [=](BatchSpec& s) {
+        s.head_size = d;
+        s.causal = causal;
+        s.requests = {{600, 900}, {257, 257}, {1, 40}, {129, 700}};
+      });
+    }
+  }
+  add("long_prefill_d64_fp16_window_softcap_sinks", [](BatchSpec& s) {
+    s.head_size = 64;
+    s.bf16 = false;
+    s.window = 300;
+    s.softcap = 8.0f;
+    s.sinks = true;
+    s.requests = {{520, 1000}, {140, 140}};
+  });
   add("everything_d256_fp16", [](BatchSpec& s) {
     s.head_size = 256;
     s.bf16 = false;
