@@ -109,7 +109,8 @@ HWY_INLINE void ProcessRows(const ItemContext& c, ThreadScratch& s, const std::i
     if (c.dot) {
       const std::byte* qp[4];
       for (int r = 0; r < 4; ++r)
-        qp[r] = a.query.at(c.item->token_begin + rows[r] / c.group, c.item->kv_head * c.group + rows[r] % c.group, 0);
+        qp[r] = a.query.at(c.item->token_begin + rows[r] / c.group,
+                           c.item->kv_head * c.group + rows[r] % c.group, 0);
       ScoresRows4BF16Dot(qp, s.k_src.data(), nk, Dh / 32, a.sizes.scale, s.scores.data());
       j = nk;
     }
@@ -449,7 +450,7 @@ HWY_INLINE Raw Pattern(const float* p) {
     return _mm512_set1_ps(*p);
   }
 }
-#else   // AVX2
+#else  // AVX2
 using Raw = __m256;
 /// Lane i of the result = sum of the lanes of v[i] (8 vectors).
 HWY_INLINE Raw ReduceAll(const Raw* v) {
@@ -550,10 +551,10 @@ struct Tile {
   const std::byte* const* v;
   std::ptrdiff_t head_offset;  ///< bytes from a cache row to this KV head
   int key0, nk, chunks, row_floats;
-  bool full;     ///< every key of the tile is visible (no mask)
-  float lo, hi;  ///< visible keys [lo, hi) within the tile
-  float pos;     ///< position of the query token (ALiBi)
-  float cap;     ///< soft-cap (0 = off)
+  bool full;                 ///< every key of the tile is visible (no mask)
+  float lo, hi;              ///< visible keys [lo, hi) within the tile
+  float pos;                 ///< position of the query token (ALiBi)
+  float cap;                 ///< soft-cap (0 = off)
   float score_scale = 1.0f;  ///< applied to the scores (when the query rows are not pre-scaled)
 };
 
@@ -564,7 +565,7 @@ struct Tile {
 /// with this instruction, hence the function's own target attribute.
 template <int NR>
 __attribute__((target(HWY_TARGET_STR ",avx512bf16"))) void ScoresBF16Dot(const Tile& t, const float* q,
-                                                                       float* HWY_RESTRICT sc) {
+                                                                         float* HWY_RESTRICT sc) {
   constexpr int KP = kLanes / NR;
   const int nkp = (t.nk + KP - 1) / KP * KP;
   const std::byte* qb = reinterpret_cast<const std::byte*>(q);
@@ -580,7 +581,8 @@ __attribute__((target(HWY_TARGET_STR ",avx512bf16"))) void ScoresBF16Dot(const T
       for (int k = 0; k < KP; ++k) kr[k] = _mm512_loadu_si512(kp[k] + c * 64);
       for (int r = 0; r < NR; ++r) {
         const __m512i qv = _mm512_loadu_si512(qb + r * qstride + c * 64);
-        for (int k = 0; k < KP; ++k) s[k * NR + r] = _mm512_dpbf16_ps(s[k * NR + r], (__m512bh)qv, (__m512bh)kr[k]);
+        for (int k = 0; k < KP; ++k)
+          s[k * NR + r] = _mm512_dpbf16_ps(s[k * NR + r], (__m512bh)qv, (__m512bh)kr[k]);
       }
     }
     _mm512_storeu_ps(sc + j * NR, ReduceAll(s));
@@ -642,9 +644,9 @@ HWY_INLINE void Rows(const Tile& t, const float* HWY_RESTRICT q, float* HWY_REST
   }
   // ---- soft-cap, ALiBi, mask; online softmax on vectors of KP keys x NR rows ----
   const int nv = nkp / KP;
-  alignas(64) static constexpr float kKeyOfLane[16] = {
-      0 / NR, 1 / NR, 2 / NR,  3 / NR,  4 / NR,  5 / NR,  6 / NR,  7 / NR,
-      8 / NR, 9 / NR, 10 / NR, 11 / NR, 12 / NR, 13 / NR, 14 / NR, 15 / NR};
+  alignas(64) static constexpr float kKeyOfLane[16] = {0 / NR,  1 / NR,  2 / NR,  3 / NR, 4 / NR,  5 / NR,
+                                                       6 / NR,  7 / NR,  8 / NR,  9 / NR, 10 / NR, 11 / NR,
+                                                       12 / NR, 13 / NR, 14 / NR, 15 / NR};
   const VF key_of_lane = hn::Load(d, kKeyOfLane);
   const VF neg_inf = hn::Set(d, kNegInf);
   VF vmax = neg_inf;
@@ -658,7 +660,8 @@ HWY_INLINE void Rows(const Tile& t, const float* HWY_RESTRICT q, float* HWY_REST
       const VF kpos = hn::Add(hn::Set(d, static_cast<float>(t.key0 + v * KP)), key_of_lane);
       if (slopes) x = hn::MulAdd(slope, hn::Sub(kpos, hn::Set(d, t.pos)), x);
       if (!full)
-        x = hn::IfThenElse(hn::And(hn::Ge(kpos, hn::Set(d, t.lo)), hn::Lt(kpos, hn::Set(d, t.hi))), x, neg_inf);
+        x = hn::IfThenElse(hn::And(hn::Ge(kpos, hn::Set(d, t.lo)), hn::Lt(kpos, hn::Set(d, t.hi))), x,
+                           neg_inf);
       hn::StoreU(x, d, sc + v * kLanes);
       vmax = hn::Max(vmax, x);
     }
@@ -671,7 +674,8 @@ HWY_INLINE void Rows(const Tile& t, const float* HWY_RESTRICT q, float* HWY_REST
   const VF m_new = hn::Max(m_old, Wrap(Fold<NR>(vmax.raw, vmaxop)));
   const VF lowest = hn::Set(d, -87.0f);
   // alpha = exp(m_old - m_new); 0 while no key was seen (m_old = -inf).
-  const VF alpha = hn::IfThenElseZero(hn::Gt(m_old, neg_inf), hn::Exp(d, hn::Max(hn::Sub(m_old, m_new), lowest)));
+  const VF alpha =
+      hn::IfThenElseZero(hn::Gt(m_old, neg_inf), hn::Exp(d, hn::Max(hn::Sub(m_old, m_new), lowest)));
   VF vsum = hn::Zero(d);
   for (int v = 0; v < nv; ++v) {
     const VF x = hn::LoadU(d, sc + v * kLanes);
@@ -731,10 +735,11 @@ HWY_INLINE void Rows(const Tile& t, const float* HWY_RESTRICT q, float* HWY_REST
   for (; c < t.chunks; ++c) pass(std::integral_constant<int, 1>{}, c);
 }
 
-/// Keys per tile of a decode item: 16 keys x 2 KiB rows (GQA 32/8, head 128,
-/// bf16) = 32 KiB of K and of V; smaller tiles cost softmax / accumulator
-/// overhead, larger ones (32) read DRAM more slowly (notes, attempt 7).
-constexpr int kDecodeTileKeys = 16;
+/// Keys per tile of a decode item: 32 keys x 2 KiB rows (GQA 32/8, head 128,
+/// bf16) = 64 KiB of K and of V, in L2. Smaller tiles cost softmax and
+/// accumulator passes (16: 8% slower from cache, the same from DRAM; notes,
+/// attempts 7 and 11).
+constexpr int kDecodeTileKeys = 32;
 
 /// P.V passes over the keys for NR rows and `chunks` chunks (mirrors Rows).
 HWY_INLINE int PvPasses(int NR, int chunks) {
@@ -770,8 +775,8 @@ HWY_INLINE void Item(const KernelArgs& a, const WorkItem& it, ThreadScratch& s, 
       std::memcpy(q, a.query.at(token, h, 0), static_cast<std::size_t>(Dh) * 2);
     } else {
       ToFloat(a.query.at(token, h, 0), a.query.dtype, Dh, nat, nullptr);
-      for (int e = 0; e < Dh; ++e) q[(e / (2 * kLanes)) * 2 * kLanes + ChunkSlot<L>(e % (2 * kLanes))] =
-          nat[e] * a.sizes.scale;
+      for (int e = 0; e < Dh; ++e)
+        q[(e / (2 * kLanes)) * 2 * kLanes + ChunkSlot<L>(e % (2 * kLanes))] = nat[e] * a.sizes.scale;
     }
     std::fill_n(s.acc.data() + static_cast<std::ptrdiff_t>(h) * RF, RF, 0.0f);
     s.m[h] = kNegInf;
@@ -852,16 +857,19 @@ HWY_INLINE void Item(const KernelArgs& a, const WorkItem& it, ThreadScratch& s, 
       int r = g * G;
       const int end = r + G;
       for (; r + 4 <= end; r += 4)
-        Rows<4, L, DP>(t, s.q.data() + static_cast<std::ptrdiff_t>(r) * RF, s.acc.data() + static_cast<std::ptrdiff_t>(r) * RF,
-                   s.m.data() + r, s.l.data() + r, slopes_all ? slopes_all + r : nullptr, sc);
+        Rows<4, L, DP>(t, s.q.data() + static_cast<std::ptrdiff_t>(r) * RF,
+                       s.acc.data() + static_cast<std::ptrdiff_t>(r) * RF, s.m.data() + r, s.l.data() + r,
+                       slopes_all ? slopes_all + r : nullptr, sc);
       if (r + 2 <= end) {
-        Rows<2, L, DP>(t, s.q.data() + static_cast<std::ptrdiff_t>(r) * RF, s.acc.data() + static_cast<std::ptrdiff_t>(r) * RF,
-                   s.m.data() + r, s.l.data() + r, slopes_all ? slopes_all + r : nullptr, sc);
+        Rows<2, L, DP>(t, s.q.data() + static_cast<std::ptrdiff_t>(r) * RF,
+                       s.acc.data() + static_cast<std::ptrdiff_t>(r) * RF, s.m.data() + r, s.l.data() + r,
+                       slopes_all ? slopes_all + r : nullptr, sc);
         r += 2;
       }
       if (r < end)
-        Rows<1, L, DP>(t, s.q.data() + static_cast<std::ptrdiff_t>(r) * RF, s.acc.data() + static_cast<std::ptrdiff_t>(r) * RF,
-                   s.m.data() + r, s.l.data() + r, slopes_all ? slopes_all + r : nullptr, sc);
+        Rows<1, L, DP>(t, s.q.data() + static_cast<std::ptrdiff_t>(r) * RF,
+                       s.acc.data() + static_cast<std::ptrdiff_t>(r) * RF, s.m.data() + r, s.l.data() + r,
+                       slopes_all ? slopes_all + r : nullptr, sc);
       if (t.pf) t.pf->Step(1 << 30);
     }
     std::swap(cur_k, nxt_k);
@@ -871,7 +879,8 @@ HWY_INLINE void Item(const KernelArgs& a, const WorkItem& it, ThreadScratch& s, 
   // Rows back to natural order, then the output or this split's partial.
   for (int h = 0; h < H; ++h) {
     const float* acc = s.acc.data() + static_cast<std::ptrdiff_t>(h) * RF;
-    for (int e = 0; e < Dh; ++e) nat[e] = acc[(e / (2 * kLanes)) * 2 * kLanes + ChunkSlot<L>(e % (2 * kLanes))];
+    for (int e = 0; e < Dh; ++e)
+      nat[e] = acc[(e / (2 * kLanes)) * 2 * kLanes + ChunkSlot<L>(e % (2 * kLanes))];
     if (it.num_splits == 1) {
       WriteOutput(a, token, h, s.m[h], s.l[h], nat, Dh);
     } else {
@@ -886,8 +895,9 @@ HWY_INLINE void Item(const KernelArgs& a, const WorkItem& it, ThreadScratch& s, 
 #if HWY_TARGET <= HWY_AVX3
 /// bf16 cache and query on a CPU with AVX512_BF16 (vdpbf16ps), which
 /// Highway 1.0.3 has no target for: the scores use the instruction directly.
-__attribute__((target(HWY_TARGET_STR ",avx512bf16"))) void ItemBF16Dot(const KernelArgs& a, const WorkItem& it,
-                                                                    ThreadScratch& s, float* partials) {
+__attribute__((target(HWY_TARGET_STR ",avx512bf16"))) void ItemBF16Dot(const KernelArgs& a,
+                                                                       const WorkItem& it, ThreadScratch& s,
+                                                                       float* partials) {
   Item<LoadBF16, true>(a, it, s, partials);
 }
 inline bool HasBF16Dot() {
@@ -911,7 +921,8 @@ __attribute__((target(HWY_TARGET_STR ",avx512bf16"))) static void ScoresRows4BF1
       for (int kk = 0; kk < 4; ++kk) kr[kk] = _mm512_loadu_si512(k[j + kk] + c * 64);
       for (int r = 0; r < 4; ++r) {
         const __m512i qv = _mm512_loadu_si512(q[r] + c * 64);
-        for (int kk = 0; kk < 4; ++kk) acc[kk * 4 + r] = _mm512_dpbf16_ps(acc[kk * 4 + r], (__m512bh)qv, (__m512bh)kr[kk]);
+        for (int kk = 0; kk < 4; ++kk)
+          acc[kk * 4 + r] = _mm512_dpbf16_ps(acc[kk * 4 + r], (__m512bh)qv, (__m512bh)kr[kk]);
       }
     }
     alignas(64) float out[16];  // lane kk * 4 + r
@@ -928,7 +939,8 @@ void ScoresRows4BF16Dot(const std::byte* const* q, const std::byte* const* k, in
 
 bool UseBF16Dot(const KernelArgs& a) {
   return a.cache.dtype == ScalarType::BFloat16 && a.query.dtype == ScalarType::BFloat16 &&
-         a.query.strides[2] == 1 && a.cache.strides[4] == 1 && a.sizes.head_size % 32 == 0 && decode::HasBF16Dot();
+         a.query.strides[2] == 1 && a.cache.strides[4] == 1 && a.sizes.head_size % 32 == 0 &&
+         decode::HasBF16Dot();
 }
 #endif
 
@@ -959,7 +971,8 @@ void ProcessDecodeItem(const KernelArgs& a, const WorkItem& it, ThreadScratch& s
   for (int g = 0; g < a.sizes.num_kv_heads; ++g) {
     WorkItem sub = it;
     sub.kv_head = g;
-    if (it.num_splits > 1) sub.partial_offset = it.partial_offset + static_cast<std::int64_t>(g) * group * Dh2;
+    if (it.num_splits > 1)
+      sub.partial_offset = it.partial_offset + static_cast<std::int64_t>(g) * group * Dh2;
     ProcessItem(a, sub, s, partials);
   }
 }
@@ -1017,7 +1030,8 @@ void plan(const KernelArgs& a, Workspace& ws, int threads) {
   std::int64_t partial_floats = 0;
   // Items for keys [klo, khi) cut into `splits` tile-aligned ranges.
   auto add = [&](WorkItem proto, int klo, int khi, int splits, int rows) {
-    const int chunk = std::max(kTileKeys, ((khi - klo + splits - 1) / splits + kTileKeys - 1) / kTileKeys * kTileKeys);
+    const int chunk =
+        std::max(kTileKeys, ((khi - klo + splits - 1) / splits + kTileKeys - 1) / kTileKeys * kTileKeys);
     if (splits > 1) ws.merge_groups.push_back(static_cast<std::int32_t>(ws.items.size()));
     const int first_item = static_cast<int>(ws.items.size());
     int k0 = klo;

@@ -4,9 +4,9 @@
 // reference, not only the best one the CPU dispatches to.
 #include <gtest/gtest.h>
 
+#include <hwy/targets.h>
 #include <attnreg/synthetic_batch.hpp>
 #include <cstdio>
-#include <hwy/targets.h>
 #include <string>
 #include <vector>
 
