@@ -14,10 +14,14 @@ nvidia-smi --query-gpu=name,driver_version,clocks.max.sm --format=csv,noheader
 for stage in "$@"; do
   case $stage in
     tests)
-      "$tests" >"$out/tests.log" 2>&1
-      echo "tests rc=$?"
-      grep -E "^\[  (PASSED|FAILED|SKIPPED)|tests? ran" "$out/tests.log" | head -20
-      grep -B2 -A8 "Failure" "$out/tests.log" | head -80 ;;
+      # Twice: as dispatched (the wgmma prefill kernel on compute capability
+      # 9.0), then with every prefill forced onto the portable mma.sync kernel.
+      for portable in 0 1; do
+        ATTNREG_FLASH_ATTN_PORTABLE_PREFILL=$portable "$tests" >"$out/tests_portable$portable.log" 2>&1
+        echo "tests (ATTNREG_FLASH_ATTN_PORTABLE_PREFILL=$portable) rc=$?"
+        grep -E "^\[  (PASSED|FAILED|SKIPPED)|tests? ran" "$out/tests_portable$portable.log" | head -20
+        grep -B2 -A8 "Failure" "$out/tests_portable$portable.log" | head -80
+      done ;;
     sanitize)
       for tool in memcheck racecheck; do
         timeout 240 compute-sanitizer --tool $tool --error-exitcode 3 "$tests" --gtest_brief=1 >"$out/$tool.log" 2>&1
@@ -31,7 +35,7 @@ for stage in "$@"; do
         python3 bench/flash_attn/bench_flash_attn.py --lib "$bundle/lib/libattnreg_fa_bench.so" --out /tmp \
         --only decode --batches 64 --lens 16384 --iters 1 --peers off >"$out/ncu_decode.txt" 2>&1
       echo "ncu decode rc=$?"
-      ncu --clock-control none -k regex:prefill_kernel -c 1 $sections \
+      ncu --clock-control none -k regex:prefill -c 1 $sections \
         python3 bench/flash_attn/bench_flash_attn.py --lib "$bundle/lib/libattnreg_fa_bench.so" --out /tmp \
         --only prefill --prefill-n 16384 --prefill-d 128 --iters 1 --peers off >"$out/ncu_prefill.txt" 2>&1
       echo "ncu prefill rc=$?"
