@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
 """Device benchmark: attnreg's FLASH_ATTN kernels against PyTorch's
-FlashAttention-2 and cuDNN SDPA kernels, in one process, on the same inputs.
+FlashAttention-2 and cuDNN SDPA kernels, in one process, on the same inputs,
+and for a few decode points FlexAttention over the same paged cache (a block
+mask mapped through the same block table).
 
 Our kernels are called through libattnreg_fa_bench.so (bench/flash_attn/capi.cpp)
 on PyTorch tensors. Decode reports TB/s (bytes of K, V and Q read over time);
@@ -76,6 +78,39 @@ def peer(name, q, k, v, causal):
         return F.scaled_dot_product_attention(q, k, v, is_causal=causal, enable_gqa=k.shape[1] != q.shape[1])
 
 
+_flex = None
+
+
+def flex_paged_decode(q, kv, bt, seq_lens, l, bs):
+    """FlexAttention decode over the same paged cache: K and V as
+    [1, Hkv, NB*BS, D] views of the cache (no copy), and a block mask whose
+    columns are cache pages, mapped through the same block table with
+    torch's PagedAttention. Returns a function that runs the attention
+    (the mask is built here, outside the timed call)."""
+    global _flex
+    from torch.nn.attention.experimental._paged_attention import PagedAttention
+    from torch.nn.attention.flex_attention import create_block_mask, flex_attention
+
+    if _flex is None:
+        _flex = torch.compile(flex_attention)
+    b, h, d = q.shape
+    _, nb, _, hkv, _ = kv.shape
+    nbpr = bt.shape[1]
+    pages = PagedAttention(nb, bs, b, device="cuda")
+    pages.page_table[:, :nbpr] = bt.long()
+    pages.physical_to_logical.scatter_(
+        1, bt.long(), torch.arange(nbpr, device="cuda").expand(b, nbpr).contiguous())
+    lens = seq_lens.long()
+    logical = create_block_mask(lambda bi, hi, qi, ki: ki < lens[bi], b, None, 1, nbpr * bs, device="cuda",
+                                BLOCK_SIZE=(128, bs))
+    mask = pages.convert_logical_block_mask(logical, kv_len=lens)
+    k = kv[0].view(nb * bs, hkv, d).permute(1, 0, 2).unsqueeze(0)
+    v = kv[1].view(nb * bs, hkv, d).permute(1, 0, 2).unsqueeze(0)
+    q4 = q.view(b, h, 1, d)
+    # Key tiles of one page: the block mask's columns are 16-key pages.
+    return lambda: _flex(q4, k, v, block_mask=mask, enable_gqa=True, kernel_options={"BLOCK_N": bs})
+
+
 def paged(b, l, hkv, d, bs, dtype):
     """A paged cache holding b sequences of l tokens at shuffled blocks, and
     the same K and V gathered contiguously as [b, hkv, l, d] for the peers."""
@@ -139,6 +174,17 @@ def decode_sweep(ours, flush, copy_tbs, args):
                     row[f"ours_over_{name}"] = row["ours_tbs"] / row[f"{name}_tbs"]
                 except RuntimeError as e:
                     row[f"{name}_error"] = str(e).splitlines()[0][:120]
+            if args.peers == "on" and f"{b}x{l}" in args.flex_points:
+                try:
+                    flex = flex_paged_decode(q, kv, bt, sl, l, bs)
+                    ref = flex()
+                    row["maxdiff_flex"] = (out.float() - ref.view(b, h, d).float()).abs().max().item()
+                    assert row["maxdiff_flex"] < 2e-2, f"decode B{b} L{l}: ours differs from FlexAttention"
+                    ms = timed(flex, flush, args.iters)
+                    row["flex_tbs"] = nbytes / ms / 1e9
+                    row["ours_over_flex"] = row["ours_tbs"] / row["flex_tbs"]
+                except Exception as e:  # a compile or lowering failure is a result to report, not a crash
+                    row["flex_error"] = f"{type(e).__name__}: {str(e).splitlines()[0][:160] if str(e) else ''}"
             rows.append(row)
             print(json.dumps(row), flush=True)
             del kv, bt, kc, vc
@@ -234,6 +280,8 @@ def main():
     ap.add_argument("--prefill-n", type=int, nargs="+", default=[4096, 8192, 16384], help="prefill tokens")
     ap.add_argument("--prefill-d", type=int, nargs="+", default=[128, 64], help="prefill head sizes")
     ap.add_argument("--peers", choices=("on", "off"), default="on", help="off: only our kernels (for ncu)")
+    ap.add_argument("--flex-points", nargs="*", default=["1x16384", "8x4096", "64x16384"],
+                    help="decode points BxL that also run FlexAttention over the paged cache (each compiles once)")
     args = ap.parse_args()
     torch.backends.cuda.matmul.allow_tf32 = False
     ours = Ours(args.lib)
