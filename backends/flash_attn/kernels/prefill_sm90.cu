@@ -139,25 +139,23 @@ __global__ void __launch_bounds__(kThreads, 1)
       if (lane == 0) {
         const int st = j % kStages;
         const unsigned parity = (j / kStages) & 1;
-        if (j >= kStages) mbar_wait(&pipe.k_empty[st], parity ^ 1);
-        pipe.k_valid[st] = valid;
-        mbar_arrive_expect_tx(&pipe.k_full[st], kTileBytes);
+        // Fills one stage (K or V) once the consumers have released it; the
+        // K stage also publishes the key groups' validity (read after "full").
+        auto fill = [&](T* tile, const CUtensorMap* map, std::uint64_t* full, std::uint64_t* empty,
+                        std::uint32_t* valid_out) {
+          if (j >= kStages) mbar_wait(empty, parity ^ 1);
+          if (valid_out != nullptr) *valid_out = valid;
+          mbar_arrive_expect_tx(full, kTileBytes);
 #pragma unroll
-        for (int g = 0; g < kGroups; ++g) {
+          for (int g = 0; g < kGroups; ++g) {
 #pragma unroll
-          for (int slab = 0; slab < D / kSlab; ++slab)
-            tma_load_3d(kbuf(st) + slab * kBN * kSlab + g * kGroupKeys * kSlab, &k_map,
-                        blk.kvh * D + slab * kSlab, row[g], block[g], &pipe.k_full[st]);
-        }
-        if (j >= kStages) mbar_wait(&pipe.v_empty[st], parity ^ 1);
-        mbar_arrive_expect_tx(&pipe.v_full[st], kTileBytes);
-#pragma unroll
-        for (int g = 0; g < kGroups; ++g) {
-#pragma unroll
-          for (int slab = 0; slab < D / kSlab; ++slab)
-            tma_load_3d(vbuf(st) + slab * kBN * kSlab + g * kGroupKeys * kSlab, &v_map,
-                        blk.kvh * D + slab * kSlab, row[g], block[g], &pipe.v_full[st]);
-        }
+            for (int slab = 0; slab < D / kSlab; ++slab)
+              tma_load_3d(tile + slab * kBN * kSlab + g * kGroupKeys * kSlab, map, blk.kvh * D + slab * kSlab,
+                          row[g], block[g], full);
+          }
+        };
+        fill(kbuf(st), &k_map, &pipe.k_full[st], &pipe.k_empty[st], &pipe.k_valid[st]);
+        fill(vbuf(st), &v_map, &pipe.v_full[st], &pipe.v_empty[st], nullptr);
       }
       __syncwarp();
     }
