@@ -1,6 +1,7 @@
-// The pieces both prefill kernels (mma.sync for sm_80+, wgmma for sm_90a)
-// share: gathering Q and K/V tiles from the paged cache into shared memory
-// through a layout policy, and the online-softmax steps on one 16-row m-tile
+// The pieces of the prefill kernels (mma.sync for sm_80+, wgmma for sm_90a):
+// resolving a CTA's rows, gathering Q (both kernels, each in its own layout)
+// and K/V tiles (the mma.sync kernel; the Hopper kernel copies K/V with the
+// TMA) into shared memory, and the online-softmax steps on one 16-row m-tile
 // held in the tensor cores' accumulator layout. In that layout (mma.sync's C
 // fragment, and each warp's share of a wgmma m64nN accumulator) the thread
 // with lane = 4g + t holds, for every 8-column chunk i, the elements
@@ -79,9 +80,8 @@ struct Swizzle128Rows {
 /// table) into shared memory laid out by Dst; keys at or past `end` or in a
 /// block the table cannot reach become zeros and are marked invalid. Returns
 /// whether all of this thread's keys were valid. fp8 rows are dequantised
-/// synchronously through registers. kK / kV select the halves copied (the
-/// validity flags are written with K). Commits one cp.async group.
-template <class T, bool kFp8, int D, int kBN, int kThreads, class Dst, bool kK = true, bool kV = true>
+/// synchronously through registers. Commits one cp.async group.
+template <class T, bool kFp8, int D, int kBN, int kThreads, class Dst>
 __device__ bool issue_kv_tile(const KernelParams& p, const int* bt_row, int kvh, int n0, int end, T* ks,
                               T* vs, int* valid) {
   using C = CacheElem<T, kFp8>;
@@ -112,11 +112,11 @@ __device__ bool issue_kv_tile(const KernelParams& p, const int* bt_row, int kvh,
         }
         b = pb;
       }
-      if (kK && c == 0) valid[jj] = b >= 0;
+      if (c == 0) valid[jj] = b >= 0;
       all = all && b >= 0;
       const long long o = b >= 0 ? b * p.cache_stride_block + off * row_stride : 0;
-      if constexpr (kK) cp_async16(ks + Dst::offset(jj, c), kbase + o, b >= 0);
-      if constexpr (kV) cp_async16(vs + Dst::offset(jj, c), vbase + o, b >= 0);
+      cp_async16(ks + Dst::offset(jj, c), kbase + o, b >= 0);
+      cp_async16(vs + Dst::offset(jj, c), vbase + o, b >= 0);
       j += R;
       off += R;
       while (off >= bs) {
@@ -125,7 +125,6 @@ __device__ bool issue_kv_tile(const KernelParams& p, const int* bt_row, int kvh,
       }
     }
   } else {
-    static_assert(kK && kV, "the general gather copies K and V together");
     for (int i = threadIdx.x; i < kBN * kChunks; i += kThreads) {
       const int jj = i / kChunks;
       const int c = i % kChunks;
