@@ -65,7 +65,7 @@ __device__ __forceinline__ void fence_proxy_async_shared() {
 }
 
 // One inline-asm statement per shape and operand source, for either input
-// type (TY: "bf16" or "f16"); used only by the functions below.
+// type (TY: "bf16" or "f16"); used only by wgmma_ss / wgmma_rs below.
 #define ATTNREG_WGMMA_SS_N64(TY)                                                                          \
   asm volatile(                                                                                           \
       "{\n.reg .pred p;\nsetp.ne.b32 p, %34, 0;\n"                                                        \
@@ -134,41 +134,19 @@ __device__ __forceinline__ void fence_proxy_async_shared() {
         "+f"(d[15][0]), "+f"(d[15][1]), "+f"(d[15][2]), "+f"(d[15][3])                                       \
       : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(desc_b), "r"(1))
 
-/// d (+)= A * B^T over k16 with A (64 x 16, K-major) and B (64 x 16, K-major)
-/// both in shared memory; accumulate = false overwrites d.
-template <class T>
-__device__ __forceinline__ void wgmma_ss_n64(float (&d)[8][4], std::uint64_t desc_a, std::uint64_t desc_b,
-                                             bool accumulate) {
+/// d (+)= A * B^T over k16 with A (64 x 16) and B (N x 16), both K-major in
+/// shared memory, N = 64 or 128; accumulate = false overwrites d.
+template <class T, int N>
+__device__ __forceinline__ void wgmma_ss(float (&d)[N / 8][4], std::uint64_t desc_a, std::uint64_t desc_b,
+                                         bool accumulate) {
+  static_assert(N == 64 || N == 128, "wgmma_ss: N is 64 or 128");
 #ifdef ATTNREG_HAS_WGMMA
-  if constexpr (std::is_same_v<T, __nv_bfloat16>) {
+  constexpr bool kBf16 = std::is_same_v<T, __nv_bfloat16>;
+  if constexpr (N == 64 && kBf16) {
     ATTNREG_WGMMA_SS_N64("bf16");
-  } else {
+  } else if constexpr (N == 64) {
     ATTNREG_WGMMA_SS_N64("f16");
-  }
-#endif
-}
-
-/// d += A * B over k16 with A (64 x 16) in registers (the accumulator
-/// layout's A fragment) and B (16 x 64) in shared memory, MN-major (N contiguous).
-template <class T>
-__device__ __forceinline__ void wgmma_rs_n64(float (&d)[8][4], const std::uint32_t (&a)[4],
-                                             std::uint64_t desc_b) {
-#ifdef ATTNREG_HAS_WGMMA
-  if constexpr (std::is_same_v<T, __nv_bfloat16>) {
-    ATTNREG_WGMMA_RS_N64("bf16");
-  } else {
-    ATTNREG_WGMMA_RS_N64("f16");
-  }
-#endif
-}
-
-/// d (+)= A * B^T over k16 with A (64 x 16, K-major) and B (128 x 16, K-major)
-/// both in shared memory; accumulate = false overwrites d.
-template <class T>
-__device__ __forceinline__ void wgmma_ss_n128(float (&d)[16][4], std::uint64_t desc_a, std::uint64_t desc_b,
-                                              bool accumulate) {
-#ifdef ATTNREG_HAS_WGMMA
-  if constexpr (std::is_same_v<T, __nv_bfloat16>) {
+  } else if constexpr (kBf16) {
     ATTNREG_WGMMA_SS_N128("bf16");
   } else {
     ATTNREG_WGMMA_SS_N128("f16");
@@ -177,12 +155,19 @@ __device__ __forceinline__ void wgmma_ss_n128(float (&d)[16][4], std::uint64_t d
 }
 
 /// d += A * B over k16 with A (64 x 16) in registers (the accumulator
-/// layout's A fragment) and B (16 x 128) in shared memory, MN-major (N contiguous).
-template <class T>
-__device__ __forceinline__ void wgmma_rs_n128(float (&d)[16][4], const std::uint32_t (&a)[4],
-                                              std::uint64_t desc_b) {
+/// layout's A fragment) and B (16 x N) in shared memory, MN-major (N
+/// contiguous), N = 64 or 128.
+template <class T, int N>
+__device__ __forceinline__ void wgmma_rs(float (&d)[N / 8][4], const std::uint32_t (&a)[4],
+                                         std::uint64_t desc_b) {
+  static_assert(N == 64 || N == 128, "wgmma_rs: N is 64 or 128");
 #ifdef ATTNREG_HAS_WGMMA
-  if constexpr (std::is_same_v<T, __nv_bfloat16>) {
+  constexpr bool kBf16 = std::is_same_v<T, __nv_bfloat16>;
+  if constexpr (N == 64 && kBf16) {
+    ATTNREG_WGMMA_RS_N64("bf16");
+  } else if constexpr (N == 64) {
+    ATTNREG_WGMMA_RS_N64("f16");
+  } else if constexpr (kBf16) {
     ATTNREG_WGMMA_RS_N128("bf16");
   } else {
     ATTNREG_WGMMA_RS_N128("f16");
@@ -194,30 +179,6 @@ __device__ __forceinline__ void wgmma_rs_n128(float (&d)[16][4], const std::uint
 #undef ATTNREG_WGMMA_RS_N64
 #undef ATTNREG_WGMMA_SS_N128
 #undef ATTNREG_WGMMA_RS_N128
-
-/// d (+)= A * B^T over k16, N = 64 or 128 (see wgmma_ss_n64).
-template <class T, int N>
-__device__ __forceinline__ void wgmma_ss(float (&d)[N / 8][4], std::uint64_t desc_a, std::uint64_t desc_b,
-                                         bool accumulate) {
-  static_assert(N == 64 || N == 128, "wgmma_ss: N is 64 or 128");
-  if constexpr (N == 64) {
-    wgmma_ss_n64<T>(d, desc_a, desc_b, accumulate);
-  } else {
-    wgmma_ss_n128<T>(d, desc_a, desc_b, accumulate);
-  }
-}
-
-/// d += A * B over k16 with A in registers, N = 64 or 128 (see wgmma_rs_n64).
-template <class T, int N>
-__device__ __forceinline__ void wgmma_rs(float (&d)[N / 8][4], const std::uint32_t (&a)[4],
-                                         std::uint64_t desc_b) {
-  static_assert(N == 64 || N == 128, "wgmma_rs: N is 64 or 128");
-  if constexpr (N == 64) {
-    wgmma_rs_n64<T>(d, a, desc_b);
-  } else {
-    wgmma_rs_n128<T>(d, a, desc_b);
-  }
-}
 
 /// Tells the compiler every accumulator register is read and written here,
 /// so no access to them moves across a wgmma issue or wait.
