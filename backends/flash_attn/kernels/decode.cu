@@ -1,12 +1,12 @@
-// Split-KV decode: one CTA (4 warps) serves one query token of a request, up
+// Split-KV decode: one CTA serves one query token of a request, up
 // to heads_per_cta() query heads that share one KV head (GQA packing: each K/V
 // row is read once for all of them), and one split of the request's visible
 // key range. K/V tiles stream through a multi-stage cp.async ring in shared
 // memory, gathered through the block table (masked keys zero-filled), so a CTA
 // keeps (stages - 1) tiles in flight while it computes on one.
-//   - 16-bit cache: decode_mma_kernel (decode_mma.cuh), scores and P*V on the
-//     tensor cores (mma m16n8k16, head rows padded to 16).
-//   - fp8 cache: decode_kernel below, CUDA cores, dequantising from shared
+//   - 16-bit cache: decode_mma_kernel (decode_mma.cuh, 8 warps), scores and
+//     P*V on the tensor cores (mma m16n8k16, head rows padded to 16).
+//   - fp8 cache: decode_kernel below (4 warps), CUDA cores, dequantising from shared
 //     memory (k_scale folded into the query, v_scale into the output):
 //       1. scores: (key, slice of the row) per thread, query heads in shared memory;
 //       2. softmax: one warp per head updates the running max and sum;
@@ -410,10 +410,10 @@ __global__ void merge_kernel(KernelParams p, int num_splits, int dq) {
   }
 }
 
-/// One decode kernel instance with kSmem bytes of dynamic shared memory,
-/// opted into it once (cudaFuncSetAttribute is no stream operation, so this
+/// One decode kernel instance of kBlockThreads threads with kSmem bytes of
+/// dynamic shared memory, opted into it once (cudaFuncSetAttribute is no stream operation, so this
 /// is legal during graph capture too).
-template <auto kKernel, int kSmem>
+template <auto kKernel, int kSmem, int kBlockThreads>
 struct KernelInst {
   static int prepare() {
     static const int rc =
@@ -422,7 +422,7 @@ struct KernelInst {
   }
   static int launch(const KernelParams& p, dim3 grid, cudaStream_t s, int num_splits, int dq) {
     if (int rc = prepare(); rc != 0) return rc;
-    kKernel<<<grid, kThreads, kSmem, s>>>(p, num_splits, dq);
+    kKernel<<<grid, kBlockThreads, kSmem, s>>>(p, num_splits, dq);
     return 0;
   }
   static int ctas_per_sm() {
@@ -430,7 +430,8 @@ struct KernelInst {
     // calls), so the scheduler costs no runtime call per forward.
     static const int n = [] {
       int k = 0;
-      if (prepare() != 0 || cudaOccupancyMaxActiveBlocksPerMultiprocessor(&k, kKernel, kThreads, kSmem) != 0)
+      if (prepare() != 0 ||
+          cudaOccupancyMaxActiveBlocksPerMultiprocessor(&k, kKernel, kBlockThreads, kSmem) != 0)
         return 0;
       return k;
     }();
@@ -442,11 +443,13 @@ struct KernelInst {
 template <class T, bool kFp8, int D, int HP>
 using DecodeInst = KernelInst<
     decode_kernel<T, kFp8, D, HP, DecodeShape<kFp8, D, HP>::kTile, DecodeShape<kFp8, D, HP>::kStages>,
-    DecodeCfg<kFp8, D, HP, DecodeShape<kFp8, D, HP>::kTile, DecodeShape<kFp8, D, HP>::kStages>::kSmem>;
+    DecodeCfg<kFp8, D, HP, DecodeShape<kFp8, D, HP>::kTile, DecodeShape<kFp8, D, HP>::kStages>::kSmem,
+    kThreads>;
 
 /// The tensor-core kernel instance for a 16-bit cache.
 template <class T, int D, int HP, int kTile, int kStages>
-using MmaInst = KernelInst<decode_mma_kernel<T, D, HP, kTile, kStages>, MmaCfg<D, kTile, kStages>::kSmem>;
+using MmaInst =
+    KernelInst<decode_mma_kernel<T, D, HP, kTile, kStages>, MmaCfg<D, kTile, kStages>::kSmem, kMmaThreads>;
 
 /// Launches (kind = 0) or sizes (kind = 1: CTAs per SM) the decode kernel for (T, fp8, D, HP).
 template <class T, bool kFp8, int D, int HP>

@@ -67,13 +67,19 @@ __device__ __forceinline__ void cp_async16(void* dst, const void* src, bool vali
   asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(addr), "l"(src), "r"(valid ? 16 : 0));
 }
 
-/// The same with an L2 prefetch-size hint of 256 bytes, for rows of 256 bytes
-/// or more (measured +1-4% on paged decode at B 8-256 on the H100, decode
-/// step 6 of docs/notes/flash_attn.md).
+/// The same with an L2 prefetch-size hint of 128 bytes, for rows of 256 bytes
+/// or more (decode steps 6 and 8 of docs/notes/flash_attn.md).
 __device__ __forceinline__ void cp_async16_l2(void* dst, const void* src, bool valid) {
   const unsigned addr = static_cast<unsigned>(__cvta_generic_to_shared(dst));
-  asm volatile("cp.async.cg.shared.global.L2::256B [%0], [%1], 16, %2;\n" ::"r"(addr), "l"(src),
+  asm volatile("cp.async.cg.shared.global.L2::128B [%0], [%1], 16, %2;\n" ::"r"(addr), "l"(src),
                "r"(valid ? 16 : 0));
+}
+
+/// cp_async16_l2 of 16 bytes always read (no zero-fill operand): src must
+/// be readable. Used where every key of a tile is in range.
+__device__ __forceinline__ void cp_async16_l2(void* dst, const void* src) {
+  const unsigned addr = static_cast<unsigned>(__cvta_generic_to_shared(dst));
+  asm volatile("cp.async.cg.shared.global.L2::128B [%0], [%1], 16;\n" ::"r"(addr), "l"(src));
 }
 
 __device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::); }
