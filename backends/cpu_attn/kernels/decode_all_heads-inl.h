@@ -142,6 +142,34 @@ HWY_INLINE int ChunkSlot(int e) {
   return e;
 }
 
+/// A row of Dh accumulators (Dh a multiple of 2 * kLanes) from the loader's
+/// chunk order back to natural order, a chunk at a time in registers.
+template <class L>
+HWY_INLINE void ToNatural(const float* HWY_RESTRICT acc, float* HWY_RESTRICT nat, int Dh) {
+  if constexpr (!L::kInterleaved) {
+    std::memcpy(nat, acc, static_cast<std::size_t>(Dh) * sizeof(float));
+  } else {
+#if HWY_TARGET <= HWY_AVX3
+    // a = elements 0, 2, ..., 30 of the chunk; b = 1, 3, ..., 31.
+    const __m512i lo = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+    const __m512i hi = _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+    for (int c = 0; c < Dh; c += 2 * kLanes) {
+      const Raw a = _mm512_loadu_ps(acc + c), b = _mm512_loadu_ps(acc + c + kLanes);
+      _mm512_storeu_ps(nat + c, _mm512_permutex2var_ps(a, lo, b));
+      _mm512_storeu_ps(nat + c + kLanes, _mm512_permutex2var_ps(a, hi, b));
+    }
+#else
+    for (int c = 0; c < Dh; c += 2 * kLanes) {
+      const Raw a = _mm256_loadu_ps(acc + c), b = _mm256_loadu_ps(acc + c + kLanes);
+      const Raw l = _mm256_unpacklo_ps(a, b);  // a0 b0 a1 b1 | a4 b4 a5 b5
+      const Raw h = _mm256_unpackhi_ps(a, b);  // a2 b2 a3 b3 | a6 b6 a7 b7
+      _mm256_storeu_ps(nat + c, _mm256_permute2f128_ps(l, h, 0x20));
+      _mm256_storeu_ps(nat + c + kLanes, _mm256_permute2f128_ps(l, h, 0x31));
+    }
+#endif
+  }
+}
+
 /// What a pass of query rows needs to know about the current tile.
 /// Lines of whole cache rows to prefetch, a few at a time between compute steps.
 struct PfCursor {
@@ -179,10 +207,14 @@ struct Tile {
 /// bf16 keys with vdpbf16ps (AVX512_BF16: pairs of products summed in fp32,
 /// 32 elements per instruction, no widening). Highway 1.0.3 has no target
 /// with this instruction, hence the function's own target attribute.
-template <int NR>
-__attribute__((target(HWY_TARGET_STR ",avx512bf16"))) void ScoresBF16Dot(const Tile& t, const float* q,
-                                                                         float* HWY_RESTRICT sc) {
+/// CC: chunks per row known at compile time (0: t.chunks), so the chunk loop
+/// of the common head size unrolls (notes, attempt 17).
+template <int NR, int CC>
+__attribute__((target(HWY_TARGET_STR ",avx512bf16"))) HWY_INLINE void ScoresBF16DotN(const Tile& t,
+                                                                                     const float* q,
+                                                                                     float* HWY_RESTRICT sc) {
   constexpr int KP = kLanes / NR;
+  const int chunks = CC > 0 ? CC : t.chunks;
   const int nkp = (t.nk + KP - 1) / KP * KP;
   const std::byte* qb = reinterpret_cast<const std::byte*>(q);
   const std::ptrdiff_t qstride = static_cast<std::ptrdiff_t>(t.row_floats) * sizeof(float);
@@ -192,7 +224,7 @@ __attribute__((target(HWY_TARGET_STR ",avx512bf16"))) void ScoresBF16Dot(const T
     const std::byte* kp[KP];
     for (int k = 0; k < KP; ++k) kp[k] = t.k[j + k] + t.head_offset;
     if (t.pf) t.pf->Step(t.pf->per_qk);
-    for (int c = 0; c < t.chunks; ++c) {
+    for (int c = 0; c < chunks; ++c) {
       __m512i kr[KP];
       for (int k = 0; k < KP; ++k) kr[k] = _mm512_loadu_si512(kp[k] + c * 64);
       for (int r = 0; r < NR; ++r) {
@@ -203,6 +235,12 @@ __attribute__((target(HWY_TARGET_STR ",avx512bf16"))) void ScoresBF16Dot(const T
     }
     _mm512_storeu_ps(sc + j * NR, ReduceAll(s));
   }
+}
+template <int NR>
+__attribute__((target(HWY_TARGET_STR ",avx512bf16"))) void ScoresBF16Dot(const Tile& t, const float* q,
+                                                                         float* HWY_RESTRICT sc) {
+  if (t.chunks == 4) return ScoresBF16DotN<NR, 4>(t, q, sc);  // head size 128: fully unrolled
+  ScoresBF16DotN<NR, 0>(t, q, sc);
 }
 #endif
 
@@ -494,9 +532,7 @@ HWY_INLINE void Item(const KernelArgs& a, const WorkItem& it, ThreadScratch& s, 
   (void)d;
   // Rows back to natural order, then the output or this split's partial.
   for (int h = 0; h < H; ++h) {
-    const float* acc = s.acc.data() + static_cast<std::ptrdiff_t>(h) * RF;
-    for (int e = 0; e < Dh; ++e)
-      nat[e] = acc[(e / (2 * kLanes)) * 2 * kLanes + ChunkSlot<L>(e % (2 * kLanes))];
+    ToNatural<L>(s.acc.data() + static_cast<std::ptrdiff_t>(h) * RF, nat, Dh);
     if (it.num_splits == 1) {
       WriteOutput(a, token, h, s.m[h], s.l[h], nat, Dh);
     } else {
