@@ -4,8 +4,9 @@
 // key range. K/V tiles stream through a multi-stage cp.async ring in shared
 // memory, gathered through the block table (masked keys zero-filled), so a CTA
 // keeps (stages - 1) tiles in flight while it computes on one.
-//   - 16-bit cache: decode_mma_kernel (decode_mma.cuh, 8 warps), scores and
-//     P*V on the tensor cores (mma m16n8k16, head rows padded to 16).
+//   - 16-bit cache: decode_mma_kernel (decode_mma.cuh), scores and P*V on the
+//     tensor cores (mma m16n8k16, head rows padded to 16), each warp
+//     streaming its own share of the keys.
 //   - fp8 cache: decode_kernel below (4 warps), CUDA cores, dequantising from shared
 //     memory (k_scale folded into the query, v_scale into the output):
 //       1. scores: (key, slice of the row) per thread, query heads in shared memory;
@@ -447,9 +448,8 @@ using DecodeInst = KernelInst<
     kThreads>;
 
 /// The tensor-core kernel instance for a 16-bit cache.
-template <class T, int D, int HP, int kTile, int kStages>
-using MmaInst =
-    KernelInst<decode_mma_kernel<T, D, HP, kTile, kStages>, MmaCfg<D, kTile, kStages>::kSmem, kMmaThreads>;
+template <class T, int D, int HP>
+using MmaInst = KernelInst<decode_mma_kernel<T, D, HP>, MmaCfg<D>::kSmem, MmaCfg<D>::kThreads>;
 
 /// Launches (kind = 0) or sizes (kind = 1: CTAs per SM) the decode kernel for (T, fp8, D, HP).
 template <class T, bool kFp8, int D, int HP>
@@ -458,7 +458,7 @@ int decode_op(int kind, const KernelParams& p, dim3 grid, cudaStream_t s, int nu
     using I = DecodeInst<T, kFp8, D, HP>;
     return kind == 0 ? I::launch(p, grid, s, num_splits, dq) : I::ctas_per_sm();
   } else {
-    using I = MmaInst<T, D, HP, MmaShape<D>::kTile, MmaShape<D>::kStages>;
+    using I = MmaInst<T, D, HP>;
     return kind == 0 ? I::launch(p, grid, s, num_splits, dq) : I::ctas_per_sm();
   }
 }
@@ -528,7 +528,7 @@ int decode_ctas_per_sm(const KernelParams& p) {
 namespace {
 template <int D>
 constexpr int decode_shared_memory_d() {
-  using Mma = MmaCfg<D, MmaShape<D>::kTile, MmaShape<D>::kStages>;
+  using Mma = MmaCfg<D>;
   using Fp8Small = DecodeCfg<true, D, 4, DecodeShape<true, D, 4>::kTile, DecodeShape<true, D, 4>::kStages>;
   using Fp8Wide = DecodeCfg<true, D, kHeadsPerCta, DecodeShape<true, D, kHeadsPerCta>::kTile,
                             DecodeShape<true, D, kHeadsPerCta>::kStages>;
