@@ -208,7 +208,7 @@ struct Tile {
 /// 32 elements per instruction, no widening). Highway 1.0.3 has no target
 /// with this instruction, hence the function's own target attribute.
 /// CC: chunks per row known at compile time (0: t.chunks), so the chunk loop
-/// of the common head size unrolls (notes, attempt 17).
+/// of the common head size unrolls (notes, attempt 19).
 template <int NR, int CC>
 __attribute__((target(HWY_TARGET_STR ",avx512bf16"))) HWY_INLINE void ScoresBF16DotN(const Tile& t,
                                                                                      const float* q,
