@@ -14,7 +14,10 @@
 //       3. values: threads own (8-element chunk, key group) pairs; the key
 //          groups' partial accumulators are combined at the end.
 // With one split the CTA writes the output; with several it writes (acc, max,
-// sum) partials that merge_kernel combines with a log-sum-exp merge.
+// sum) partials that merge_kernel combines with a log-sum-exp merge. On
+// compute capability 9.0 the merge is a programmatic dependent launch: its
+// CTAs are scheduled while the decode grid's last CTAs still run and wait on
+// the device for the grid to finish, instead of the host-side launch gap.
 #include <cuda_runtime.h>
 
 #include <algorithm>
@@ -144,6 +147,7 @@ __global__ void __launch_bounds__(kThreads, HP == 4 ? 4 : 2)
   static_assert(sizeof(s_q) + sizeof(s_part) + sizeof(s_valid) + 3 * sizeof(s_m) <= Cfg::kStaticSmem,
                 "static shared memory beyond what decode_shared_memory counts");
 
+  allow_dependent_launch();
   DecodeRow w;
   if (!decode_row<HP, kTile>(p, num_splits, dq, w)) return;
   const int split = w.split, kvh = w.kvh, h0 = w.h0, nh = w.nh, r = w.r, token = w.token;
@@ -369,6 +373,7 @@ template <class T, int D>
 __global__ void merge_kernel(KernelParams p, int num_splits, int dq) {
   __shared__ float s_w[kMaxDecodeSplits];  // num_splits <= kMaxDecodeSplits (choose_num_splits)
   __shared__ float s_mx, s_sum;
+  wait_for_prerequisite_grid();  // the decode grid's partials
   const int r = blockIdx.x / dq;
   const int qi = blockIdx.x % dq;
   const int h = blockIdx.y;
@@ -463,6 +468,16 @@ int decode_op(int kind, const KernelParams& p, dim3 grid, cudaStream_t s, int nu
   }
 }
 
+/// Whether the current device runs programmatic dependent launch (compute
+/// capability 9.0 or newer). Attribute queries are no stream operations, so
+/// this is legal during graph capture.
+bool device_has_dependent_launch() {
+  int dev = 0, major = 0;
+  if (cudaGetDevice(&dev) != cudaSuccess) return false;
+  if (cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev) != cudaSuccess) return false;
+  return major >= 9;
+}
+
 template <class T, bool kFp8, int D>
 int launch_decode_typed(const KernelParams& p, int num_splits, int dq) {
   const int group_size = p.num_heads / p.num_kv_heads;
@@ -473,7 +488,19 @@ int launch_decode_typed(const KernelParams& p, int num_splits, int dq) {
                          : decode_op<T, kFp8, D, kHeadsPerCta>(0, p, grid, s, num_splits, dq);
   if (rc != 0) return rc;
   if (num_splits > 1) {
-    merge_kernel<T, D><<<dim3(p.num_reqs * dq, p.num_heads), D, 0, s>>>(p, num_splits, dq);
+    cudaLaunchConfig_t cfg = {};
+    cfg.gridDim = dim3(p.num_reqs * dq, p.num_heads);
+    cfg.blockDim = dim3(D);
+    cfg.stream = s;
+    cudaLaunchAttribute pdl = {};
+    pdl.id = cudaLaunchAttributeProgrammaticStreamSerialization;
+    pdl.val.programmaticStreamSerializationAllowed = 1;
+    if (device_has_dependent_launch()) {
+      cfg.attrs = &pdl;
+      cfg.numAttrs = 1;
+    }
+    if (int rc2 = static_cast<int>(cudaLaunchKernelEx(&cfg, merge_kernel<T, D>, p, num_splits, dq)); rc2 != 0)
+      return rc2;
   }
   return static_cast<int>(cudaGetLastError());
 }

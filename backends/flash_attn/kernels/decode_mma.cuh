@@ -79,6 +79,7 @@ __global__ void __launch_bounds__(MmaCfg<D>::kThreads)
   static_assert(HP <= kHeadsPerCta && sizeof(s_ml) <= Cfg::kStaticSmem,
                 "static shared memory beyond what decode_shared_memory counts");
 
+  allow_dependent_launch();  // the split merge (if any) may be scheduled as the last CTAs run
   DecodeRow w;
   if (!decode_row<HP, Cfg::kTile>(p, num_splits, dq, w)) return;
   const int split = w.split, kvh = w.kvh, h0 = w.h0, nh = w.nh, r = w.r, token = w.token;

@@ -82,6 +82,23 @@ __device__ __forceinline__ void cp_async16_l2(void* dst, const void* src) {
   asm volatile("cp.async.cg.shared.global.L2::128B [%0], [%1], 16;\n" ::"r"(addr), "l"(src));
 }
 
+/// Programmatic dependent launch (sm_90+; no-ops on older targets): lets the
+/// grid launched after this one with the programmatic-serialization attribute
+/// be scheduled once every CTA of this grid has called it.
+__device__ __forceinline__ void allow_dependent_launch() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile("griddepcontrol.launch_dependents;\n" ::: "memory");
+#endif
+}
+
+/// The dependent side: waits until the grid this one was launched after has
+/// completed and its memory writes are visible.
+__device__ __forceinline__ void wait_for_prerequisite_grid() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile("griddepcontrol.wait;\n" ::: "memory");
+#endif
+}
+
 __device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::); }
 
 /// Waits until at most N committed cp.async groups are still in flight.
