@@ -18,7 +18,9 @@
 //     the 16 K rows as B (ldmatrix, no conversion);
 //   - the online softmax runs on the score fragments in registers (a head's
 //     row lives in 4 lanes), and those fragments, rounded to the input type
-//     as FlashAttention does, are the A operand of P*V (V via ldmatrix.trans);
+//     as FlashAttention does, are the B operand of the transposed product
+//     O^T += V^T P^T (V^T via ldmatrix.trans as A: 16 output dims per mma,
+//     no padding rows);
 //   - at the end the warps' (max, sum, output) are combined through shared
 //     memory with a log-sum-exp merge.
 // Why: the earlier kernel (warps splitting each 64-key tile, three CTA
@@ -163,11 +165,13 @@ __global__ void __launch_bounds__(MmaCfg<D>::kThreads)
   }
   long long ahead = row_offset(kStages - 1);
 
-  float acc[D / 8][4];
+  // Output, transposed: m-tile mt holds dims 16 mt + g (e 0, 1) and
+  // 16 mt + g + 8 (e 2, 3) of heads 2 t4 + (e % 2).
+  float acc[D / 16][4];
 #pragma unroll
-  for (int j = 0; j < D / 8; ++j)
+  for (int mt = 0; mt < D / 16; ++mt)
 #pragma unroll
-    for (int e = 0; e < 4; ++e) acc[j][e] = 0.0f;
+    for (int e = 0; e < 4; ++e) acc[mt][e] = 0.0f;
   float m_run = -INFINITY;  // running max of head g (same in its 4 lanes)
   float l_part = 0.0f;      // this lane's share of head g's running sum
 
@@ -217,18 +221,21 @@ __global__ void __launch_bounds__(MmaCfg<D>::kThreads)
 #pragma unroll
       for (int e = 0; e < 2; ++e) pr[nt][e] = m_new == -INFINITY ? 0.0f : __expf(sc[nt][e] - m_new);
     l_part = l_part * corr + (pr[0][0] + pr[0][1]) + (pr[1][0] + pr[1][1]);
-    const std::uint32_t a0 = pack2<T>(pr[0][0], pr[0][1]), a2 = pack2<T>(pr[1][0], pr[1][1]);
-    // ---- values: 16 keys x all of D, two n-tiles per ldmatrix ----
+    // ---- values, transposed: O^T (dims x heads) += V^T P^T. The score
+    // fragments are already P^T's B fragments (keys 2 t4.., head g), and no
+    // mma row is padding (O = P V with heads as rows wasted half of them) ----
+    const std::uint32_t b0 = pack2<T>(pr[0][0], pr[0][1]), b1 = pack2<T>(pr[1][0], pr[1][1]);
+    const float corr_lo = __shfl_sync(0xffffffffu, corr, 8 * t4);      // head 2 t4
+    const float corr_hi = __shfl_sync(0xffffffffu, corr, 8 * t4 + 4);  // head 2 t4 + 1
 #pragma unroll
-    for (int j = 0; j < D / 8; j += 2) {
-      std::uint32_t b[4];
-      ldmatrix_x4_trans(b, sv + chunk_at<kPitch>(lane % 16, j + lane / 16));
-      acc[j][0] *= corr;
-      acc[j][1] *= corr;
-      acc[j + 1][0] *= corr;
-      acc[j + 1][1] *= corr;
-      mma16816_top_rows<T>(acc[j], a0, a2, b[0], b[1]);
-      mma16816_top_rows<T>(acc[j + 1], a0, a2, b[2], b[3]);
+    for (int mt = 0; mt < D / 16; ++mt) {
+      std::uint32_t a[4];
+      ldmatrix_x4_trans(a, sv + chunk_at<kPitch>(lane % 8 + 8 * (lane / 16), 2 * mt + (lane / 8) % 2));
+      acc[mt][0] *= corr_lo;
+      acc[mt][1] *= corr_hi;
+      acc[mt][2] *= corr_lo;
+      acc[mt][3] *= corr_hi;
+      mma16816<T>(acc[mt], a, b0, b1);
     }
   }
   cp_async_wait<0>();
@@ -238,18 +245,22 @@ __global__ void __launch_bounds__(MmaCfg<D>::kThreads)
   l_sum += __shfl_xor_sync(0xffffffffu, l_sum, 1);
   l_sum += __shfl_xor_sync(0xffffffffu, l_sum, 2);
   if (t4 == 0 && g < HP) s_ml[warp][g] = make_float2(m_run, l_sum);
-  __syncthreads();  // every warp left its loop: the rings become the merge buffer
+  __syncthreads();  // every warp left its loop (the rings become the merge buffer); s_ml complete
   float* s_acc = reinterpret_cast<float*>(smem);  // [kWarps][HP][D]
-  if (g < nh) {
-    float m_all = -INFINITY;
 #pragma unroll
-    for (int v = 0; v < kWarps; ++v) m_all = fmaxf(m_all, s_ml[v][g].x);
-    const float wgt = m_run == -INFINITY ? 0.0f : __expf(m_run - m_all);
+  for (int e = 0; e < 2; ++e) {
+    const int h = 2 * t4 + e;
+    if (h < nh) {
+      float m_all = -INFINITY;
 #pragma unroll
-    for (int j = 0; j < D / 8; ++j) {
-      const int d = j * 8 + 2 * t4;
-      *reinterpret_cast<float2*>(&s_acc[(warp * HP + g) * D + d]) =
-          make_float2(acc[j][0] * wgt, acc[j][1] * wgt);
+      for (int v = 0; v < kWarps; ++v) m_all = fmaxf(m_all, s_ml[v][h].x);
+      const float m_own = s_ml[warp][h].x;
+      const float wgt = m_own == -INFINITY ? 0.0f : __expf(m_own - m_all);
+#pragma unroll
+      for (int mt = 0; mt < D / 16; ++mt) {
+        s_acc[(warp * HP + h) * D + 16 * mt + g] = acc[mt][e] * wgt;
+        s_acc[(warp * HP + h) * D + 16 * mt + g + 8] = acc[mt][e + 2] * wgt;
+      }
     }
   }
   __syncthreads();
