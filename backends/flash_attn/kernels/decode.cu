@@ -1,14 +1,15 @@
 // Split-KV decode: one CTA serves one query token of a request, up
 // to heads_per_cta() query heads that share one KV head (GQA packing: each K/V
 // row is read once for all of them), and one split of the request's visible
-// key range. K/V tiles stream through a multi-stage cp.async ring in shared
-// memory, gathered through the block table (masked keys zero-filled), so a CTA
-// keeps (stages - 1) tiles in flight while it computes on one.
+// key range. K/V rows stream through multi-stage cp.async rings in shared
+// memory, gathered through the block table (masked keys zero-filled), so
+// copies stay in flight while the kernel computes on earlier rows.
 //   - 16-bit cache: decode_mma_kernel (decode_mma.cuh), scores and P*V on the
-//     tensor cores (mma m16n8k16, head rows padded to 16), each warp
-//     streaming its own share of the keys.
-//   - fp8 cache: decode_kernel below (4 warps), CUDA cores, dequantising from shared
-//     memory (k_scale folded into the query, v_scale into the output):
+//     tensor cores (mma m16n8k16), each warp streaming its own share of the
+//     keys through its own ring.
+//   - fp8 cache: decode_kernel below (4 warps sharing one ring), CUDA cores,
+//     dequantising from shared memory (k_scale folded into the query,
+//     v_scale into the output):
 //       1. scores: (key, slice of the row) per thread, query heads in shared memory;
 //       2. softmax: one warp per head updates the running max and sum;
 //       3. values: threads own (8-element chunk, key group) pairs; the key
@@ -417,8 +418,8 @@ __global__ void merge_kernel(KernelParams p, int num_splits, int dq) {
 }
 
 /// One decode kernel instance of kBlockThreads threads with kSmem bytes of
-/// dynamic shared memory, opted into it once (cudaFuncSetAttribute is no stream operation, so this
-/// is legal during graph capture too).
+/// dynamic shared memory, opted into it once (cudaFuncSetAttribute is no
+/// stream operation, so this is legal during graph capture too).
 template <auto kKernel, int kSmem, int kBlockThreads>
 struct KernelInst {
   static int prepare() {

@@ -50,7 +50,7 @@ __device__ __forceinline__ int chunk_at(int r, int c) {
 template <int D>
 struct MmaCfg {
   static constexpr int kGroup = 16;  // keys a warp takes at a time
-  // 4 warps: 104 KB of rings at head 128 (2 CTAs per SM on the H100/H200,
+  // 4 warps: 96 KB of rings at head 128 (2 CTAs per SM on the H100/H200,
   // and the kernel fits an A100's 163 KB).
   static constexpr int kWarps = 4;
   static constexpr int kThreads = kWarps * 32;
