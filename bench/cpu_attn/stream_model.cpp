@@ -11,7 +11,9 @@
 // fp32 FMAs (16 lanes, 8 independent chains) standing in for the compute.
 //   ORDER 0: the current tile's lines in address order;
 //   ORDER 1: the kernel's order, KV head by KV head (for each of 8 heads, the
-//            head's 256 bytes of every row, rows in order).
+//            head's 256 bytes of every row, rows in order);
+//   ORDER 2: windows of 4 rows (8 KiB) in order, head by head within a window
+//            (attempt 24's address-order kernel).
 //   HINT 0: T0, 1: T2, 2: NTA.
 // Prints the rate at which the tiles were consumed (best of 3 passes).
 #include <immintrin.h>
@@ -49,7 +51,11 @@ int main(int argc, char** argv) {
   static int off[kLines];
   for (int i = 0; i < static_cast<int>(kLines); ++i) {
     const int g = i / 256, r = (i % 256) / 4, c = i % 4;  // head g, row r, line c of the head's 256 bytes
-    off[i] = order == 0 ? i * 64 : r * 2048 + g * 256 + c * 64;
+    // ORDER 2: windows of 4 rows (8 KiB), head by head within a window.
+    const int w = i / 128, wg = (i % 128) / 16, wr = (i % 16) / 4;
+    off[i] = order == 0   ? i * 64
+             : order == 1 ? r * 2048 + g * 256 + c * 64
+                          : w * 8192 + wr * 2048 + wg * 256 + c * 64;
   }
   const __m512 m = _mm512_set1_ps(0.999f), add = _mm512_set1_ps(0.001f);
   __m512 out = _mm512_setzero_ps();
