@@ -471,9 +471,17 @@ HWY_INLINE void Item(const KernelArgs& a, const WorkItem& it, ThreadScratch& s, 
   // head's share (whole rows, address order) is issued a few lines per QK
   // step and per P.V key step, in proportion to their work, so the loads of
   // the compute never queue behind a burst of misses (notes, attempt 7).
+  // With two or more KV heads, the first half of the heads take the next
+  // tile's K rows and the second half its V rows, so memory is read as one
+  // contiguous run of K, then one of V, instead of alternating between the
+  // K and V caches every row (notes, attempt 29); one KV head keeps K, V, K, ...
   const int nr0 = G >= 4 ? 4 : (G >= 2 ? 2 : 1);
-  const int share = (TK + Hkv - 1) / Hkv;
-  const int share_lines = 2 * share * ((row_bytes + 63) / 64);
+  const int k_heads = Hkv >= 2 ? Hkv / 2 : 1;
+  const int v_heads = Hkv - k_heads;
+  const int k_share = (TK + k_heads - 1) / k_heads;
+  const int v_share = v_heads > 0 ? (TK + v_heads - 1) / v_heads : 0;
+  const int share_rows = Hkv >= 2 ? std::max(k_share, v_share) : 2 * TK;
+  const int share_lines = share_rows * ((row_bytes + 63) / 64);
   const int pv_per_key = std::max(1, PvPasses(nr0, Dh / (2 * kLanes)));
   const int row_passes = (G + 3) / 4;
   const int lines_per_key = std::max(1, (share_lines + 2 * TK * row_passes - 1) / (2 * TK * row_passes));
@@ -500,9 +508,18 @@ HWY_INLINE void Item(const KernelArgs& a, const WorkItem& it, ThreadScratch& s, 
       // This head's share of the next tile's rows, paced by Rows.
       PfCursor cursor;
       cursor.bytes = row_bytes;
-      for (int j = g * share; j < std::min(nk_next, (g + 1) * share); ++j) {
-        cursor.rows[cursor.nrows++] = nxt_k[j];
-        cursor.rows[cursor.nrows++] = nxt_v[j];
+      if (Hkv == 1) {
+        for (int j = 0; j < nk_next; ++j) {
+          cursor.rows[cursor.nrows++] = nxt_k[j];
+          cursor.rows[cursor.nrows++] = nxt_v[j];
+        }
+      } else if (g < k_heads) {
+        for (int j = g * k_share; j < std::min(nk_next, (g + 1) * k_share); ++j)
+          cursor.rows[cursor.nrows++] = nxt_k[j];
+      } else {
+        const int gv = g - k_heads;
+        for (int j = gv * v_share; j < std::min(nk_next, (gv + 1) * v_share); ++j)
+          cursor.rows[cursor.nrows++] = nxt_v[j];
       }
       cursor.per_qk = lines_per_key * (kLanes / nr0);
       cursor.per_step = (lines_per_key + pv_per_key - 1) / pv_per_key;
