@@ -12,8 +12,9 @@
 //   pageseq, headseq - page and head with the pages in address order;
 //   cpasync, cpasync128, zfill128 - head through decode_mma_kernel's cp.async
 //            ring (no hint, L2::128B hint, hint and the zero-filling form).
-// Same CTA count, threads and loads in flight per thread in all three, so the
-// difference is what the DRAM sees. Prints GB/s (bytes read over time).
+// The first five share the CTA count, threads and loads in flight per
+// thread, so their difference is what the DRAM sees. Prints TB/s (bytes
+// read over time). Results: decode step 8 of docs/notes/flash_attn.md.
 #include <cuda_runtime.h>
 
 #include <algorithm>
