@@ -132,6 +132,28 @@ __device__ __forceinline__ bool decode_row(const KernelParams& p, int num_splits
   return true;
 }
 
+/// Element d of a decode CTA's result for (token, head), unnormalised
+/// accumulator a with running max mx and sum: the output itself with one
+/// split, else this split's partial for merge_kernel (the accumulator, and the
+/// row's (max, sum) once, at d == 0).
+template <class T, int D>
+__device__ __forceinline__ void store_decode_result(const KernelParams& p, int num_splits, int split,
+                                                    int token, int head, int d, float mx, float sum,
+                                                    float a) {
+  if (num_splits == 1) {
+    write_normalised<T>(p, token, head, d, mx, sum, a);
+    return;
+  }
+  const long long row = static_cast<long long>(token) * p.num_heads + head;
+  const long long slot = static_cast<long long>(split) * p.num_tokens * p.num_heads + row;
+  p.scratch[slot * D + d] = a;
+  if (d == 0) {
+    float2* ml = reinterpret_cast<float2*>(p.scratch + static_cast<long long>(num_splits) * p.num_tokens *
+                                                           p.num_heads * D);
+    ml[slot] = make_float2(mx, sum);
+  }
+}
+
 template <class T, bool kFp8, int D, int HP, int kTileKeys, int kStagesN>
 __global__ void __launch_bounds__(kThreads, HP == 4 ? 4 : 2)
     decode_kernel(KernelParams p, int num_splits, int dq) {
@@ -343,19 +365,7 @@ __global__ void __launch_bounds__(kThreads, HP == 4 ? 4 : 2)
 #pragma unroll
     for (int g = 0; g < kKeyGroups; ++g) a += s_acc[(g * HP + h) * D + d];
     a *= vscale;
-    const float mx = s_m[h], sum = s_l[h];
-    const long long row = static_cast<long long>(token) * p.num_heads + h0 + h;
-    if (num_splits == 1) {
-      write_normalised<T>(p, token, h0 + h, d, mx, sum, a);
-    } else {
-      const long long slot = static_cast<long long>(split) * p.num_tokens * p.num_heads + row;
-      p.scratch[slot * D + d] = a;
-      if (d == 0) {
-        float2* ml = reinterpret_cast<float2*>(p.scratch + static_cast<long long>(num_splits) * p.num_tokens *
-                                                               p.num_heads * D);
-        ml[slot] = make_float2(mx, sum);
-      }
-    }
+    store_decode_result<T, D>(p, num_splits, split, token, h0 + h, d, s_m[h], s_l[h], a);
   }
 }
 

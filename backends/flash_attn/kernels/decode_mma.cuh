@@ -276,18 +276,7 @@ __global__ void __launch_bounds__(MmaCfg<D>::kThreads)
       sum += ml.x == -INFINITY ? 0.0f : ml.y * __expf(ml.x - m_all);
       a += s_acc[(v * HP + h) * D + d];
     }
-    const long long row = static_cast<long long>(token) * p.num_heads + h0 + h;
-    if (num_splits == 1) {
-      write_normalised<T>(p, token, h0 + h, d, m_all, sum, a);
-    } else {
-      const long long slot = static_cast<long long>(split) * p.num_tokens * p.num_heads + row;
-      p.scratch[slot * D + d] = a;
-      if (d == 0) {
-        float2* ml = reinterpret_cast<float2*>(p.scratch + static_cast<long long>(num_splits) * p.num_tokens *
-                                                               p.num_heads * D);
-        ml[slot] = make_float2(m_all, sum);
-      }
-    }
+    store_decode_result<T, D>(p, num_splits, split, token, h0 + h, d, m_all, sum, a);
   }
 }
 
