@@ -1,16 +1,29 @@
-// Device helpers shared by the FLASH_ATTN kernels: element conversions,
-// 16-byte vector loads, fp8 dequantisation, masking and the soft-cap.
+// Helpers shared by the FLASH_ATTN kernels: element conversions, 16-byte
+// vector loads, fp8 dequantisation, masking and the soft-cap (device), and
+// the current device's compute capability (host, for the launchers).
 #pragma once
 
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 #include <cuda_fp8.h>
+#include <cuda_runtime.h>
 
 #include <cstdint>
 
 #include "params.hpp"
 
 namespace attnreg::flash_attn {
+
+/// Compute capability of the current device as 10 * major + minor (90 for
+/// 9.0), 0 when it cannot be read. Attribute queries are no stream
+/// operations, so this is legal during graph capture.
+inline int current_device_capability() {
+  int dev = 0, major = 0, minor = 0;
+  if (cudaGetDevice(&dev) != cudaSuccess) return 0;
+  if (cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev) != cudaSuccess) return 0;
+  if (cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, dev) != cudaSuccess) return 0;
+  return 10 * major + minor;
+}
 
 /// Element type of query/output for each Dtype.
 template <Dtype D>

@@ -479,16 +479,6 @@ int decode_op(int kind, const KernelParams& p, dim3 grid, cudaStream_t s, int nu
   }
 }
 
-/// Whether the current device runs programmatic dependent launch (compute
-/// capability 9.0 or newer). Attribute queries are no stream operations, so
-/// this is legal during graph capture.
-bool device_has_dependent_launch() {
-  int dev = 0, major = 0;
-  if (cudaGetDevice(&dev) != cudaSuccess) return false;
-  if (cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev) != cudaSuccess) return false;
-  return major >= 9;
-}
-
 template <class T, bool kFp8, int D>
 int launch_decode_typed(const KernelParams& p, int num_splits, int dq) {
   const int group_size = p.num_heads / p.num_kv_heads;
@@ -506,7 +496,7 @@ int launch_decode_typed(const KernelParams& p, int num_splits, int dq) {
     cudaLaunchAttribute pdl = {};
     pdl.id = cudaLaunchAttributeProgrammaticStreamSerialization;
     pdl.val.programmaticStreamSerializationAllowed = 1;
-    if (device_has_dependent_launch()) {
+    if (current_device_capability() >= 90) {  // programmatic dependent launch runs from 9.0 on
       cfg.attrs = &pdl;
       cfg.numAttrs = 1;
     }

@@ -313,13 +313,7 @@ bool has_sm90_code() {
 }
 
 /// Whether the current device is compute capability 9.0 (sm_90a code runs nowhere else).
-bool device_is_sm90() {
-  int dev = 0, major = 0, minor = 0;
-  if (cudaGetDevice(&dev) != cudaSuccess) return false;
-  if (cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev) != cudaSuccess) return false;
-  if (cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, dev) != cudaSuccess) return false;
-  return major == 9 && minor == 0;
-}
+bool device_is_sm90() { return current_device_capability() == 90; }
 
 /// ATTNREG_FLASH_ATTN_PORTABLE_PREFILL=1 keeps every prefill on the mma.sync
 /// kernel (read once; for A/B measurements and as an escape hatch).
