@@ -9,13 +9,26 @@
 // Counters: bytes_per_second (KV bytes read, plus query/output), FLOP/s
 // (4 * D * H per visible query-key pair: QK^T and PV, 2 FLOP per FMA),
 // bw_frac / peak_frac (fractions of the floor measured at start-up).
+//
+// Decode also gets a matched floor: the same read-bandwidth measurement
+// (256 MiB, best of 5 passes, as many threads as OpenMP uses) right before
+// and right after its timed loop. floor_before_gbs / floor_after_gbs are the
+// two, matched_frac is the decode's bytes/s over their mean: the fraction of
+// what the memory side gave at that moment. The VM's bandwidth moves with its
+// neighbours (36-91 GB/s in one afternoon), so the start-up floor of a
+// minute-long sweep says little about a case near its end. Run with
+//   --benchmark_repetitions=N --benchmark_enable_random_interleaving=true
+// for N rounds in shuffled order (torch_peer.py does); batches are built once
+// per shape and kept, so rounds cost no set-up.
 #include <benchmark/benchmark.h>
 #include <omp.h>
 
 #include <attnreg/machine_floor.hpp>
 #include <attnreg/synthetic_batch.hpp>
 #include <cstdio>
+#include <map>
 #include <memory>
+#include <utility>
 
 #include "cpu_attn_backend.hpp"
 #include "kernels/attention_kernel.hpp"
@@ -26,6 +39,7 @@ using namespace attnreg;
 
 constexpr int kHeads = 32, kKvHeads = 8, kHeadSize = 128, kBlockSize = 16;
 perf::MachineFloor g_floor;
+std::unique_ptr<perf::ReadBandwidthProbe> g_probe;  // the matched floor of decode cases
 
 BatchSpec spec(std::vector<int> context, std::vector<int> query) {
   BatchSpec s;
@@ -41,16 +55,42 @@ BatchSpec spec(std::vector<int> context, std::vector<int> query) {
   return s;
 }
 
-void run(benchmark::State& state, SyntheticBatch& batch, double bytes, double flops) {
-  const auto impl = cpu_attn::CPUAttentionBackend().make_impl(batch.params());
-  impl->forward(batch.query(), batch.key(), batch.value(), batch.kv_cache(), batch.metadata(),
-                batch.output());
-  for (auto _ : state) {
+/// A shape's batch and impl, built on first use and kept for later rounds.
+struct Case {
+  SyntheticBatch batch;
+  std::unique_ptr<AttentionImpl> impl;
+  explicit Case(const BatchSpec& s)
+      : batch(s), impl(cpu_attn::CPUAttentionBackend().make_impl(batch.params())) {}
+  void forward() {
     impl->forward(batch.query(), batch.key(), batch.value(), batch.kv_cache(), batch.metadata(),
                   batch.output());
+  }
+};
+
+Case& get_case(std::vector<int> context, std::vector<int> query) {
+  static std::map<std::pair<std::vector<int>, std::vector<int>>, std::unique_ptr<Case>> cases;
+  auto& c = cases[{context, query}];
+  if (!c) c = std::make_unique<Case>(spec(std::move(context), std::move(query)));
+  return *c;
+}
+
+/// Times c.forward(); with matched_floor, measures the read bandwidth right
+/// before and after the timed loop and reports the case against their mean.
+void run(benchmark::State& state, Case& c, double bytes, double flops, bool matched_floor) {
+  c.forward();
+  const double before = matched_floor ? g_probe->measure_gbs() : 0.0;
+  for (auto _ : state) {
+    c.forward();
     benchmark::ClobberMemory();
   }
   using benchmark::Counter;
+  if (matched_floor) {
+    const double after = g_probe->measure_gbs();
+    state.counters["floor_before_gbs"] = before;
+    state.counters["floor_after_gbs"] = after;
+    state.counters["matched_frac"] =
+        Counter(bytes / ((before + after) / 2 * 1e9), Counter::kIsIterationInvariantRate);
+  }
   state.counters["bytes_per_second"] = Counter(bytes, Counter::kIsIterationInvariantRate);
   state.counters["FLOP/s"] = Counter(flops, Counter::kIsIterationInvariantRate);
   state.counters["bw_frac"] =
@@ -62,30 +102,32 @@ void run(benchmark::State& state, SyntheticBatch& batch, double bytes, double fl
 void BM_Decode(benchmark::State& state) {
   const auto batch_size = static_cast<int>(state.range(0));
   const auto context = static_cast<int>(state.range(1));
-  SyntheticBatch batch(spec(std::vector<int>(batch_size, context - 1), std::vector<int>(batch_size, 1)));
+  Case& c = get_case(std::vector<int>(batch_size, context - 1), std::vector<int>(batch_size, 1));
   const double pairs = static_cast<double>(batch_size) * context;
   const double kv_bytes = pairs * kKvHeads * kHeadSize * 2 /*K,V*/ * 2 /*bf16*/;
   const double qo_bytes = 2.0 * batch_size * kHeads * kHeadSize * 2;
-  run(state, batch, kv_bytes + qo_bytes, 4.0 * pairs * kHeads * kHeadSize);
+  run(state, c, kv_bytes + qo_bytes, 4.0 * pairs * kHeads * kHeadSize, true);
 }
 
 void BM_Prefill(benchmark::State& state) {
   const auto tokens = static_cast<int>(state.range(0));
-  SyntheticBatch batch(spec({0}, {tokens}));
+  Case& c = get_case({0}, {tokens});
   const double pairs = static_cast<double>(tokens) * (tokens + 1) / 2;  // causal
   const double bytes = static_cast<double>(tokens) * kHeadSize * 2 * (2.0 * kHeads + 2.0 * kKvHeads);
-  run(state, batch, bytes, 4.0 * pairs * kHeads * kHeadSize);
+  run(state, c, bytes, 4.0 * pairs * kHeads * kHeadSize, false);
 }
 
 // Decode sweep: batch 1-32 x context 1k-32k, capped at 128k cached tokens
-// (512 MiB of bf16 cache) so the sweep fits a small VM next to other work.
+// (512 MiB of bf16 cache) per shape; the whole sweep keeps ~2 GiB of batches.
 void decode_args(benchmark::internal::Benchmark* b) {
   for (int batch : {1, 4, 16, 32})
     for (int context : {1024, 4096, 16384, 32768})
       if (static_cast<long>(batch) * context <= 131072) b->Args({batch, context});
 }
 
-BENCHMARK(BM_Decode)->Apply(decode_args)->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(0.5);
+// 0.3 s per round: long enough for 25+ calls of the slowest shape, short
+// enough that the floors either side of it are measured close together.
+BENCHMARK(BM_Decode)->Apply(decode_args)->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(0.3);
 BENCHMARK(BM_Prefill)
     ->Arg(1024)
     ->Arg(2048)
@@ -101,6 +143,9 @@ int main(int argc, char** argv) {
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
   g_floor = perf::measure_machine_floor();
+  perf::MachineFloorOptions probe_options;
+  probe_options.num_threads = omp_get_max_threads();  // the decode's threads
+  g_probe = std::make_unique<perf::ReadBandwidthProbe>(probe_options);
   std::fprintf(stderr, "machine floor: %s\nkernel target: %s, %d OpenMP threads\n",
                perf::to_string(g_floor).c_str(), cpu_attn::dispatched_target(), omp_get_max_threads());
   benchmark::AddCustomContext("floor_read_gbs", std::to_string(g_floor.read_bandwidth_gbs));

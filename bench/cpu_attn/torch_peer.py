@@ -7,6 +7,15 @@ contiguous cache (GQA through enable_gqa=True, no repeat_interleave), prints
 a ratio table, and plots the sweeps into docs/cpu_attn_decode.png and
 docs/cpu_attn_prefill.png.
 
+Each CPU_ATTN shape runs --rounds times in shuffled order (Google
+Benchmark's random interleaving). Decode is reported against two floors: the
+read bandwidth measured once at start-up, and the matched floor, the same
+measurement taken right before and right after that round of that shape
+(their mean); "of matched floor" is the median over the rounds, with the
+lowest and highest round. The VM's bandwidth moves with its neighbours, so
+only the matched figure says what fraction of the available bandwidth a
+decode used.
+
 torch and matplotlib are installed from PyPI on first use (`pip install torch
 matplotlib`); this script is a benchmark, not part of CI.
 
@@ -33,23 +42,42 @@ def ensure(module, package):
         return __import__(module)
 
 
-def run_ours(bench, prefill, decode_filter):
-    """Runs bench_cpu_attn; returns (context, {("decode", B, L) or ("prefill", N): result})."""
+def median(xs):
+    xs = sorted(xs)
+    return xs[len(xs) // 2] if len(xs) % 2 else (xs[len(xs) // 2 - 1] + xs[len(xs) // 2]) / 2
+
+
+def run_ours(bench, prefill, decode_filter, rounds):
+    """Runs bench_cpu_attn; returns (context, {("decode", B, L) or ("prefill", N): result}),
+    each result the medians over the rounds (and the matched fraction's range)."""
     with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as f:
         out = f.name
     pattern = f"BM_Decode/({decode_filter})/|BM_Prefill/({'|'.join(map(str, prefill))})/"
     subprocess.check_call([bench, f"--benchmark_filter={pattern}", f"--benchmark_out={out}",
-                           "--benchmark_out_format=json"])
+                           "--benchmark_out_format=json", f"--benchmark_repetitions={rounds}",
+                           "--benchmark_enable_random_interleaving=true"])
     with open(out) as f:
         data = json.load(f)
     os.unlink(out)
-    results = {}
+    per_round = {}
     for b in data["benchmarks"]:
+        if b.get("run_type") == "aggregate":
+            continue
         parts = b["name"].split("/")
         seconds = b["real_time"] / {"ms": 1e3, "us": 1e6, "ns": 1e9, "s": 1.0}[b["time_unit"]]
         key = ("decode", int(parts[1]), int(parts[2])) if parts[0] == "BM_Decode" else ("prefill", int(parts[1]))
-        results[key] = {"seconds": seconds, "bytes_per_second": b["bytes_per_second"], "flops": b["FLOP/s"],
-                        "bw_frac": b["bw_frac"], "peak_frac": b["peak_frac"]}
+        r = {"seconds": seconds, "bytes_per_second": b["bytes_per_second"], "flops": b["FLOP/s"],
+             "bw_frac": b["bw_frac"], "peak_frac": b["peak_frac"]}
+        if "matched_frac" in b:
+            r["matched_frac"] = b["matched_frac"]
+            r["matched_floor"] = (b["floor_before_gbs"] + b["floor_after_gbs"]) / 2
+        per_round.setdefault(key, []).append(r)
+    results = {}
+    for key, rs in per_round.items():
+        results[key] = {name: median([r[name] for r in rs]) for name in rs[0]}
+        if "matched_frac" in rs[0]:
+            results[key]["matched_range"] = (min(r["matched_frac"] for r in rs), max(r["matched_frac"] for r in rs))
+            results[key]["floor_range"] = (min(r["matched_floor"] for r in rs), max(r["matched_floor"] for r in rs))
     return data["context"], results
 
 
@@ -100,7 +128,9 @@ def plot(plt, ours, theirs, floor_gbs, peak_gflops, docs):
         ax.plot(xs, [ours[k]["bytes_per_second"] / 1e9 for k in ks], "o-", label=f"CPU_ATTN B={batch}")
         ax.plot(xs, [ours[k]["bytes_per_second"] * ours[k]["seconds"] / theirs[k] / 1e9 for k in ks], "x--",
                 label=f"torch SDPA B={batch}")
-    ax.axhline(floor_gbs, color="k", lw=1, label=f"measured read floor {floor_gbs:.1f} GB/s")
+    ax.axhline(floor_gbs, color="k", lw=1, label=f"read floor at start-up {floor_gbs:.1f} GB/s")
+    ax.scatter([k[2] for k in decode], [ours[k]["matched_floor"] for k in decode], marker="_", s=200,
+               color="grey", label="matched floor of each shape (median over rounds)")
     ax.set_xscale("log", base=2)
     ax.set_xlabel("context length (tokens)")
     ax.set_ylabel("KV bytes read / s (GB/s)")
@@ -130,6 +160,7 @@ def main():
     ap.add_argument("--bench", required=True, help="path of bench_cpu_attn")
     ap.add_argument("--prefill", default="1024,2048,4096", help="prompt lengths (comma-separated)")
     ap.add_argument("--decode-batches", default="1|4|16|32", help="decode batch sizes (regex alternation)")
+    ap.add_argument("--rounds", type=int, default=5, help="rounds of every CPU_ATTN shape, shuffled")
     ap.add_argument("--docs", default=os.path.join(os.path.dirname(__file__), "..", "..", "docs"))
     args = ap.parse_args()
     torch = ensure("torch", "torch")
@@ -142,20 +173,26 @@ def main():
     threads = os.cpu_count()
     torch.set_num_threads(threads)
     prefill = [int(x) for x in args.prefill.split(",")]
-    context, ours = run_ours(args.bench, prefill, args.decode_batches)
+    context, ours = run_ours(args.bench, prefill, args.decode_batches, args.rounds)
     theirs = run_torch(torch, sorted(ours))
     floor_gbs = float(context["floor_read_gbs"])
     peak = float(context["floor_fma_gflops"])
-    print(f"\ntorch {torch.__version__}, {threads} threads; floor: read {floor_gbs:.2f} GB/s, "
-          f"fp32 FMA {peak:.1f} GFLOP/s ({context['floor_simd']})\n")
-    print("| shape | CPU_ATTN ms | torch ms | speed-up | CPU_ATTN GB/s | of read floor | CPU_ATTN GFLOP/s | of FMA peak |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    print(f"\ntorch {torch.__version__}, {threads} threads; floor at start-up: read {floor_gbs:.2f} GB/s, "
+          f"fp32 FMA {peak:.1f} GFLOP/s ({context['floor_simd']}); CPU_ATTN: median of {args.rounds} rounds\n")
+    print("| shape | CPU_ATTN ms | torch ms | speed-up | CPU_ATTN GB/s | matched floor GB/s (range) "
+          "| of matched floor (range) | of start-up floor | CPU_ATTN GFLOP/s | of FMA peak |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for key in sorted(ours):
         o = ours[key]
         name = f"decode B={key[1]} L={key[2]}" if key[0] == "decode" else f"prefill N={key[1]}"
+        matched = floor = "-"
+        if "matched_frac" in o:
+            lo, hi = o["matched_range"]
+            matched = f"{o['matched_frac'] * 100:.0f}% ({lo * 100:.0f}-{hi * 100:.0f}%)"
+            floor = f"{o['matched_floor']:.1f} ({o['floor_range'][0]:.1f}-{o['floor_range'][1]:.1f})"
         print(f"| {name} | {o['seconds'] * 1e3:.2f} | {theirs[key] * 1e3:.2f} | {theirs[key] / o['seconds']:.2f}x "
-              f"| {o['bytes_per_second'] / 1e9:.2f} | {o['bw_frac'] * 100:.0f}% | {o['flops'] / 1e9:.1f} "
-              f"| {o['peak_frac'] * 100:.0f}% |")
+              f"| {o['bytes_per_second'] / 1e9:.2f} | {floor} | {matched} | {o['bw_frac'] * 100:.0f}% "
+              f"| {o['flops'] / 1e9:.1f} | {o['peak_frac'] * 100:.0f}% |")
     plot(plt, ours, theirs, floor_gbs, peak, args.docs)
 
 

@@ -11,12 +11,20 @@
 // Both use Highway's best target for this CPU (runtime dispatch), the same
 // instruction set the CPU_ATTN kernels run with.
 //
+// A VM's share of DRAM bandwidth moves with its neighbours (36-91 GB/s within
+// an hour on the 2-vCPU benchmark VM), so a floor measured once at start-up
+// does not describe a case that runs a minute later. ReadBandwidthProbe keeps
+// its buffer so the same read measurement can be repeated right before and
+// after each benchmark case.
+//
 // Thread safety: measure_machine_floor() may be called from any thread; it
 // starts its own threads and owns its buffer. Concurrent calls compete for
-// the same cores and report lower figures.
+// the same cores and report lower figures. A ReadBandwidthProbe measures from
+// one thread at a time.
 #pragma once
 
 #include <cstddef>
+#include <memory>
 #include <string>
 
 namespace attnreg::perf {
@@ -47,6 +55,29 @@ struct MachineFloor {
 /// Throws ValueError for buffer_bytes < 1 MiB, num_threads < 0,
 /// repetitions < 1 or fma_iterations < 1.
 MachineFloor measure_machine_floor(const MachineFloorOptions& options = {});
+
+/// The read-bandwidth half of the floor, re-measurable: the constructor
+/// allocates the buffer and has each thread first-touch its slice (so pages
+/// live where they are read); measure_gbs() then costs only the timed passes
+/// (5 x 256 MiB with the defaults, ~30 ms at 45 GB/s). Uses buffer_bytes,
+/// num_threads and repetitions of the options; throws ValueError as
+/// measure_machine_floor does for those three.
+class ReadBandwidthProbe {
+ public:
+  explicit ReadBandwidthProbe(const MachineFloorOptions& options = {});
+  ~ReadBandwidthProbe();
+  ReadBandwidthProbe(const ReadBandwidthProbe&) = delete;
+  ReadBandwidthProbe& operator=(const ReadBandwidthProbe&) = delete;
+
+  /// Best of `repetitions` timed passes over the buffer, all threads, GB/s.
+  double measure_gbs();
+  int num_threads() const;
+  std::size_t buffer_bytes() const;  ///< rounded down to whole vector chunks per thread
+
+ private:
+  struct State;
+  std::unique_ptr<State> state_;
+};
 
 /// One line: "read 24.1 GB/s, fp32 FMA 150.3 GFLOP/s (AVX2, 8 fp32 lanes, 2 threads, 256 MiB buffer)".
 std::string to_string(const MachineFloor& floor);

@@ -109,7 +109,8 @@ double timed_parallel(int threads, Body body) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
-void validate(const MachineFloorOptions& o) {
+/// The options the read measurement uses (the probe's and the floor's).
+void validate_read(const MachineFloorOptions& o) {
   if (o.buffer_bytes < (std::size_t{1} << 20))
     throw ValueError(
         fmt::format("machine floor: buffer_bytes is {}; expected at least 1 MiB (1048576), "
@@ -120,43 +121,79 @@ void validate(const MachineFloorOptions& o) {
         "machine floor: num_threads is {}; expected 0 (all hardware threads) or more", o.num_threads));
   if (o.repetitions < 1)
     throw ValueError(fmt::format("machine floor: repetitions is {}; expected at least 1", o.repetitions));
-  if (o.fma_iterations < 1)
-    throw ValueError(
-        fmt::format("machine floor: fma_iterations is {}; expected at least 1", o.fma_iterations));
+}
+
+int resolve_threads(const MachineFloorOptions& o) {
+  return o.num_threads > 0 ? o.num_threads
+                           : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
 }
 
 }  // namespace
 
+struct ReadBandwidthProbe::State {
+  int threads = 0;
+  int repetitions = 0;
+  std::size_t slice = 0;  ///< floats per thread
+  hwy::AlignedFreeUniquePtr<float[]> buffer;
+  std::vector<float> sums;  ///< per thread, so the compiler keeps the reads
+};
+
+ReadBandwidthProbe::ReadBandwidthProbe(const MachineFloorOptions& options)
+    : state_(std::make_unique<State>()) {
+  validate_read(options);
+  State& st = *state_;
+  st.threads = resolve_threads(options);
+  st.repetitions = options.repetitions;
+  const std::size_t chunk = 64 * static_cast<std::size_t>(HWY_DYNAMIC_DISPATCH(LanesF32)());  // aligns slices
+  const std::size_t total =
+      options.buffer_bytes / sizeof(float) / (chunk * st.threads) * (chunk * st.threads);
+  st.buffer = hwy::AllocateAligned<float>(total);
+  st.slice = total / static_cast<std::size_t>(st.threads);
+  st.sums.resize(static_cast<std::size_t>(st.threads));
+  // Each thread touches its slice first, so pages live where they are read.
+  timed_parallel(st.threads, [&](int t) {
+    std::fill_n(st.buffer.get() + st.slice * t, st.slice, 1.0f / static_cast<float>(t + 1));
+  });
+}
+
+ReadBandwidthProbe::~ReadBandwidthProbe() = default;
+
+double ReadBandwidthProbe::measure_gbs() {
+  State& st = *state_;
+  double best = 1e300;
+  for (int rep = 0; rep < st.repetitions; ++rep) {
+    best = std::min(best, timed_parallel(st.threads, [&](int t) {
+                      st.sums[t] += HWY_DYNAMIC_DISPATCH(SumSlice)(st.buffer.get() + st.slice * t, st.slice);
+                    }));
+  }
+  return static_cast<double>(buffer_bytes()) / best / 1e9;
+}
+
+int ReadBandwidthProbe::num_threads() const { return state_->threads; }
+
+std::size_t ReadBandwidthProbe::buffer_bytes() const {
+  return state_->slice * static_cast<std::size_t>(state_->threads) * sizeof(float);
+}
+
 MachineFloor measure_machine_floor(const MachineFloorOptions& options) {
-  validate(options);
+  validate_read(options);
+  if (options.fma_iterations < 1)
+    throw ValueError(
+        fmt::format("machine floor: fma_iterations is {}; expected at least 1", options.fma_iterations));
   MachineFloor floor;
-  floor.num_threads = options.num_threads > 0
-                          ? options.num_threads
-                          : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  floor.num_threads = resolve_threads(options);
   floor.simd_target = hwy::TargetName(HWY_DYNAMIC_DISPATCH(TargetBit)());
   floor.vector_lanes_f32 = HWY_DYNAMIC_DISPATCH(LanesF32)();
-
-  // ---- read bandwidth ----
   const int threads = floor.num_threads;
-  const std::size_t chunk = 64 * static_cast<std::size_t>(floor.vector_lanes_f32);  // floats; aligns slices
-  const std::size_t total = options.buffer_bytes / sizeof(float) / (chunk * threads) * (chunk * threads);
-  floor.buffer_bytes = total * sizeof(float);
-  auto buffer = hwy::AllocateAligned<float>(total);
-  const std::size_t slice = total / static_cast<std::size_t>(threads);
-  // Each thread touches its slice first, so pages live where they are read.
-  timed_parallel(threads, [&](int t) {
-    std::fill_n(buffer.get() + slice * t, slice, 1.0f / static_cast<float>(t + 1));
-  });
-  std::vector<float> sums(static_cast<std::size_t>(threads));
-  double best_read = 1e300;
-  for (int rep = 0; rep < options.repetitions; ++rep) {
-    best_read = std::min(best_read, timed_parallel(threads, [&](int t) {
-                           sums[t] = HWY_DYNAMIC_DISPATCH(SumSlice)(buffer.get() + slice * t, slice);
-                         }));
+
+  {  // ---- read bandwidth (the buffer is freed before the FMA loop) ----
+    ReadBandwidthProbe probe(options);
+    floor.read_bandwidth_gbs = probe.measure_gbs();
+    floor.buffer_bytes = probe.buffer_bytes();
   }
-  floor.read_bandwidth_gbs = static_cast<double>(floor.buffer_bytes) / best_read / 1e9;
 
   // ---- fp32 FMA peak ----
+  std::vector<float> sums(static_cast<std::size_t>(threads));  // results kept so the loops stay
   double best_fma = 1e300;
   for (int rep = 0; rep < options.repetitions; ++rep) {
     best_fma = std::min(best_fma, timed_parallel(threads, [&](int t) {

@@ -1,5 +1,5 @@
-// The machine floor: plausible figures on a small buffer, and every invalid
-// option refused with a message naming it.
+// The machine floor and its re-measurable read probe: plausible figures on a
+// small buffer, and every invalid option refused with a message naming it.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -29,6 +29,30 @@ TEST(MachineFloor, MeasuresPositiveFiguresWithTheDispatchedTarget) {
   EXPECT_GT(floor.buffer_bytes, options.buffer_bytes / 2);
   EXPECT_THAT(to_string(floor), HasSubstr(floor.simd_target));
   EXPECT_THAT(to_string(floor), HasSubstr("2 threads"));
+}
+
+TEST(ReadBandwidthProbe, MeasuresRepeatedlyOnItsOwnBuffer) {
+  MachineFloorOptions options;
+  options.buffer_bytes = std::size_t{8} << 20;
+  options.num_threads = 2;
+  options.repetitions = 2;
+  ReadBandwidthProbe probe(options);
+  EXPECT_EQ(probe.num_threads(), 2);
+  EXPECT_LE(probe.buffer_bytes(), options.buffer_bytes);
+  EXPECT_GT(probe.buffer_bytes(), options.buffer_bytes / 2);
+  EXPECT_GT(probe.measure_gbs(), 0.1);
+  EXPECT_GT(probe.measure_gbs(), 0.1);  // the same buffer, measured again
+}
+
+TEST(ReadBandwidthProbe, RefusesTheReadOptionsTheFloorRefuses) {
+  MachineFloorOptions small;
+  small.buffer_bytes = 1000;
+  try {
+    ReadBandwidthProbe probe(small);
+    ADD_FAILURE() << "no exception for buffer_bytes 1000";
+  } catch (const ValueError& e) {
+    EXPECT_THAT(e.what(), HasSubstr("machine floor: buffer_bytes is 1000"));
+  }
 }
 
 void expect_refused(const MachineFloorOptions& options, const std::string& message) {
