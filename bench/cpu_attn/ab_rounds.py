@@ -9,6 +9,8 @@ summary gives, per shape and binary, the median and minimum time, the median
 matched fraction, and in how many rounds each binary after the first beat the
 first one. The VM's bandwidth moves with its neighbours between rounds, so
 compare binaries within a round, never whole sweeps run at different times.
+Rounds whose process CPU time is below 90% of threads x wall time shared a
+core with another process and are flagged; rerun rather than read them.
 
     python3 bench/cpu_attn/ab_rounds.py --rounds 5 --filter 'BM_Decode/(4/16384|32/4096)/' OLD NEW
 """
@@ -26,7 +28,7 @@ def median(xs):
 
 
 def run_once(binary, pattern, threads):
-    """{shape name: (ms, matched fraction)} of one run of binary."""
+    """{shape name: (ms, matched fraction, contended)} of one run of binary."""
     with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as f:
         out = f.name
     env = dict(os.environ, OMP_NUM_THREADS=str(threads))
@@ -37,7 +39,8 @@ def run_once(binary, pattern, threads):
         data = json.load(f)
     os.unlink(out)
     scale = {"ms": 1.0, "us": 1e-3, "ns": 1e-6, "s": 1e3}
-    return {b["run_name"].split("/min_time")[0]: (b["real_time"] * scale[b["time_unit"]], b.get("matched_frac"))
+    return {b["run_name"].split("/min_time")[0]: (b["real_time"] * scale[b["time_unit"]], b.get("matched_frac"),
+                                                  b["cpu_time"] < 0.9 * threads * b["real_time"])
             for b in data["benchmarks"]}
 
 
@@ -58,17 +61,20 @@ def main():
             for shape, value in run_once(args.binaries[i], args.filter, args.threads).items():
                 results.setdefault((shape, i), []).append(value)
                 frac = f" {value[1] * 100:.0f}%" if value[1] is not None else ""
-                print(f"round {r} load {load} [{i}] {shape}: {value[0]:.3f} ms{frac}", flush=True)
+                flag = " (contended: CPU time below 90% of threads x wall)" if value[2] else ""
+                print(f"round {r} load {load} [{i}] {shape}: {value[0]:.3f} ms{frac}{flag}", flush=True)
     print("\nshape, binary: median ms / min ms, median of matched floor, rounds faster than [0]")
     for shape in sorted({s for s, _ in results}):
-        base = [ms for ms, _ in results[(shape, 0)]]
+        base = [v[0] for v in results[(shape, 0)]]
         for i, binary in enumerate(args.binaries):
             values = results[(shape, i)]
             ms = [v[0] for v in values]
             fracs = [v[1] for v in values if v[1] is not None]
             frac = f"  {median(fracs) * 100:.0f}%" if fracs else ""
             wins = "" if i == 0 else f"  faster in {sum(a < b for a, b in zip(ms, base))} of {len(ms)}"
-            print(f"{shape:>24} [{i}] {binary}: {median(ms):.3f} / {min(ms):.3f} ms{frac}{wins}")
+            contended = sum(v[2] for v in values)
+            note = f"  ({contended} contended)" if contended else ""
+            print(f"{shape:>24} [{i}] {binary}: {median(ms):.3f} / {min(ms):.3f} ms{frac}{wins}{note}")
     return 0
 
 
