@@ -51,8 +51,9 @@ class Ours:
         f.restype = ctypes.c_int
         f.argtypes = [ctypes.c_int] * 13 + [ctypes.c_float] + [ctypes.c_void_p] * 6 + [
             ctypes.c_void_p, ctypes.c_longlong, ctypes.c_void_p, ctypes.c_int, ctypes.c_void_p]
-        self.lib.attnreg_fa_num_splits.restype = ctypes.c_int
-        self.lib.attnreg_fa_num_splits.argtypes = [ctypes.c_int] * 7 + [ctypes.c_longlong, ctypes.c_int]
+        self.lib.attnreg_fa_decode_plan.restype = ctypes.c_int
+        self.lib.attnreg_fa_decode_plan.argtypes = [ctypes.c_int] * 7 + [
+            ctypes.c_longlong, ctypes.c_int, ctypes.POINTER(ctypes.c_int)]
         self.scratch = torch.empty(SCRATCH_FLOATS, dtype=torch.float32, device="cuda")
         self.flag = torch.zeros(1, dtype=torch.int32, device="cuda")
         self.sms = torch.cuda.get_device_properties(0).multi_processor_count
@@ -69,8 +70,12 @@ class Ours:
             torch.cuda.current_stream().cuda_stream)
         assert rc == 0, f"launch failed with CUDA error {rc}"
 
-    def splits(self, h, hkv, d, t, r, max_q, max_seq):
-        return self.lib.attnreg_fa_num_splits(h, hkv, d, t, r, max_q, max_seq, SCRATCH_FLOATS, self.sms)
+    def plan(self, h, hkv, d, t, r, max_q, max_seq):
+        """(split count, ring stages) the scheduler picks for a decode batch."""
+        stages = ctypes.c_int(0)
+        splits = self.lib.attnreg_fa_decode_plan(h, hkv, d, t, r, max_q, max_seq, SCRATCH_FLOATS, self.sms,
+                                                 ctypes.byref(stages))
+        return splits, stages.value
 
 
 def peer(name, q, k, v, causal):
@@ -160,7 +165,8 @@ def decode_sweep(ours, flush, copy_tbs, args):
             assert ours.flag.item() == 0
             qp = q.view(b, h, 1, d)
             nbytes = kv_bytes + q.numel() * 2
-            row = {"B": b, "L": l, "splits": ours.splits(h, hkv, d, b, b, 1, l)}
+            splits, ring = ours.plan(h, hkv, d, b, b, 1, l)
+            row = {"B": b, "L": l, "splits": splits, "ring_stages": ring}
             row["ours_ms"] = timed(run, flush, args.iters)
             row["ours_tbs"] = nbytes / row["ours_ms"] / 1e9
             row["ours_vs_copy"] = row["ours_tbs"] / copy_tbs

@@ -57,11 +57,13 @@ __attribute__((visibility("default"))) int attnreg_fa_attention(
   return launch_attention(p);
 }
 
-/// The split count the scheduler picks for a decode batch (for the tables).
-__attribute__((visibility("default"))) int attnreg_fa_num_splits(int num_heads, int num_kv_heads,
-                                                                 int head_size, int num_tokens, int num_reqs,
-                                                                 int max_query_len, int max_seq_len,
-                                                                 long long scratch_floats, int num_sms) {
+/// The scheduler's decode plan for a batch (for the tables): returns the split
+/// count and stores the ring depth in *ring_stages.
+__attribute__((visibility("default"))) int attnreg_fa_decode_plan(int num_heads, int num_kv_heads,
+                                                                  int head_size, int num_tokens, int num_reqs,
+                                                                  int max_query_len, int max_seq_len,
+                                                                  long long scratch_floats, int num_sms,
+                                                                  int* ring_stages) {
   attnreg::flash_attn::KernelParams p;
   p.num_heads = num_heads;
   p.num_kv_heads = num_kv_heads;
@@ -72,7 +74,9 @@ __attribute__((visibility("default"))) int attnreg_fa_num_splits(int num_heads, 
   p.max_seq_len = max_seq_len;
   p.scratch_floats = scratch_floats;
   p.num_sms = num_sms;
-  return attnreg::flash_attn::choose_num_splits(p);
+  const attnreg::flash_attn::DecodePlan plan = attnreg::flash_attn::plan_decode(p);
+  *ring_stages = plan.ring_stages;
+  return plan.num_splits;
 }
 
 /// Opts the kernels for head_size into their shared memory; call once.

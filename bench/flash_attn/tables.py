@@ -15,7 +15,7 @@ def main(path):
           f"bf16 matmul 8192^3 {r['bf16_matmul_tflops']:.0f} TFLOP/s.\n")
     print("Decode, paged (ours: block 16, shuffled blocks), GQA 32/8, head 128, bf16, one query per request. "
           "TB/s = bytes of K, V and Q over time.\n")
-    print("| B | L | splits | attnreg TB/s | % of copy | FA2 TB/s | cuDNN TB/s | flex (paged) TB/s | attnreg/FA2 | "
+    print("| B | L | splits (ring stages) | attnreg TB/s | % of copy | FA2 TB/s | cuDNN TB/s | flex (paged) TB/s | attnreg/FA2 | "
           "attnreg/cuDNN | attnreg/flex |")
     print("|---|---|---|---|---|---|---|---|---|---|---|")
     for d in r["decode"]:
@@ -23,7 +23,8 @@ def main(path):
             print(f"| {d['B']} | {d['L']} | - | skipped: {d['skipped']} | | | | | | | |")
             continue
         flex = "error" if "flex_error" in d else fmt(d.get("flex_tbs"))
-        print(f"| {d['B']} | {d['L']} | {d['splits']} | {fmt(d['ours_tbs'])} | {100 * d['ours_vs_copy']:.0f}% | "
+        plan = f"{d['splits']} ({d['ring_stages']})" if "ring_stages" in d else str(d["splits"])
+        print(f"| {d['B']} | {d['L']} | {plan} | {fmt(d['ours_tbs'])} | {100 * d['ours_vs_copy']:.0f}% | "
               f"{fmt(d.get('fa2_tbs'))} | {fmt(d.get('cudnn_tbs'))} | {flex} | {fmt(d.get('ours_over_fa2'))} | "
               f"{fmt(d.get('ours_over_cudnn'))} | {fmt(d.get('ours_over_flex'))} |")
     for d in r["decode"]:

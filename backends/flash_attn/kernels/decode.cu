@@ -463,30 +463,38 @@ using DecodeInst = KernelInst<
     DecodeCfg<kFp8, D, HP, DecodeShape<kFp8, D, HP>::kTile, DecodeShape<kFp8, D, HP>::kStages>::kSmem,
     kThreads>;
 
-/// The tensor-core kernel instance for a 16-bit cache.
-template <class T, int D, int HP>
-using MmaInst = KernelInst<decode_mma_kernel<T, D, HP>, MmaCfg<D>::kSmem, MmaCfg<D>::kThreads>;
+/// The tensor-core kernel instance for a 16-bit cache and kStages-deep rings.
+template <class T, int D, int HP, int kStages>
+using MmaInst =
+    KernelInst<decode_mma_kernel<T, D, HP, kStages>, MmaCfg<D, kStages>::kSmem, MmaCfg<D, kStages>::kThreads>;
 
-/// Launches (kind = 0) or sizes (kind = 1: CTAs per SM) the decode kernel for (T, fp8, D, HP).
+/// Launches (kind = 0) or sizes (kind = 1: CTAs per SM) the decode kernel for
+/// (T, fp8, D, HP); ring_stages picks the tensor-core kernel's ring depth (the
+/// fp8 kernel has one shape).
 template <class T, bool kFp8, int D, int HP>
-int decode_op(int kind, const KernelParams& p, dim3 grid, cudaStream_t s, int num_splits, int dq) {
+int decode_op(int kind, const KernelParams& p, dim3 grid, cudaStream_t s, int num_splits, int dq,
+              int ring_stages) {
+  auto run = [&](auto inst) {
+    using I = decltype(inst);
+    return kind == 0 ? I::launch(p, grid, s, num_splits, dq) : I::ctas_per_sm();
+  };
   if constexpr (kFp8) {
-    using I = DecodeInst<T, kFp8, D, HP>;
-    return kind == 0 ? I::launch(p, grid, s, num_splits, dq) : I::ctas_per_sm();
+    return run(DecodeInst<T, kFp8, D, HP>{});
   } else {
-    using I = MmaInst<T, D, HP>;
-    return kind == 0 ? I::launch(p, grid, s, num_splits, dq) : I::ctas_per_sm();
+    return ring_stages == 2 ? run(MmaInst<T, D, HP, 2>{}) : run(MmaInst<T, D, HP, 3>{});
   }
 }
 
 template <class T, bool kFp8, int D>
-int launch_decode_typed(const KernelParams& p, int num_splits, int dq) {
+int launch_decode_typed(const KernelParams& p, const DecodePlan& plan, int dq) {
+  const int num_splits = plan.num_splits;
   const int group_size = p.num_heads / p.num_kv_heads;
   const int hp = heads_per_cta(group_size);
   const dim3 grid(num_splits, p.num_kv_heads * ((group_size + hp - 1) / hp), p.num_reqs * dq);
   auto s = static_cast<cudaStream_t>(p.stream);
-  const int rc = hp == 4 ? decode_op<T, kFp8, D, 4>(0, p, grid, s, num_splits, dq)
-                         : decode_op<T, kFp8, D, kHeadsPerCta>(0, p, grid, s, num_splits, dq);
+  const int rc = hp == 4
+                     ? decode_op<T, kFp8, D, 4>(0, p, grid, s, num_splits, dq, plan.ring_stages)
+                     : decode_op<T, kFp8, D, kHeadsPerCta>(0, p, grid, s, num_splits, dq, plan.ring_stages);
   if (rc != 0) return rc;
   if (num_splits > 1) {
     cudaLaunchConfig_t cfg = {};
@@ -507,39 +515,39 @@ int launch_decode_typed(const KernelParams& p, int num_splits, int dq) {
 }
 
 template <class T, bool kFp8>
-int launch_decode_d(const KernelParams& p, int num_splits, int dq) {
+int launch_decode_d(const KernelParams& p, const DecodePlan& plan, int dq) {
   switch (p.head_size) {
     case 64:
-      return launch_decode_typed<T, kFp8, 64>(p, num_splits, dq);
+      return launch_decode_typed<T, kFp8, 64>(p, plan, dq);
     case 96:
-      return launch_decode_typed<T, kFp8, 96>(p, num_splits, dq);
+      return launch_decode_typed<T, kFp8, 96>(p, plan, dq);
     case 128:
-      return launch_decode_typed<T, kFp8, 128>(p, num_splits, dq);
+      return launch_decode_typed<T, kFp8, 128>(p, plan, dq);
     case 256:
-      return launch_decode_typed<T, kFp8, 256>(p, num_splits, dq);
+      return launch_decode_typed<T, kFp8, 256>(p, plan, dq);
     default:
       return static_cast<int>(cudaErrorInvalidValue);
   }
 }
 
 template <class T, bool kFp8, int D>
-int ctas_per_sm_typed(const KernelParams& p) {
+int ctas_per_sm_typed(const KernelParams& p, int ring_stages) {
   return heads_per_cta(p.num_heads / p.num_kv_heads) == 4
-             ? decode_op<T, kFp8, D, 4>(1, p, dim3(), nullptr, 1, 1)
-             : decode_op<T, kFp8, D, kHeadsPerCta>(1, p, dim3(), nullptr, 1, 1);
+             ? decode_op<T, kFp8, D, 4>(1, p, dim3(), nullptr, 1, 1, ring_stages)
+             : decode_op<T, kFp8, D, kHeadsPerCta>(1, p, dim3(), nullptr, 1, 1, ring_stages);
 }
 
 template <class T, bool kFp8>
-int ctas_per_sm_d(const KernelParams& p) {
+int ctas_per_sm_d(const KernelParams& p, int ring_stages) {
   switch (p.head_size) {
     case 64:
-      return ctas_per_sm_typed<T, kFp8, 64>(p);
+      return ctas_per_sm_typed<T, kFp8, 64>(p, ring_stages);
     case 96:
-      return ctas_per_sm_typed<T, kFp8, 96>(p);
+      return ctas_per_sm_typed<T, kFp8, 96>(p, ring_stages);
     case 128:
-      return ctas_per_sm_typed<T, kFp8, 128>(p);
+      return ctas_per_sm_typed<T, kFp8, 128>(p, ring_stages);
     case 256:
-      return ctas_per_sm_typed<T, kFp8, 256>(p);
+      return ctas_per_sm_typed<T, kFp8, 256>(p, ring_stages);
     default:
       return 0;
   }
@@ -547,16 +555,18 @@ int ctas_per_sm_d(const KernelParams& p) {
 
 }  // namespace
 
-int decode_ctas_per_sm(const KernelParams& p) {
+int decode_ctas_per_sm(const KernelParams& p, int ring_stages) {
   if (p.dtype == Dtype::BFloat16)
-    return p.cache_fp8 ? ctas_per_sm_d<__nv_bfloat16, true>(p) : ctas_per_sm_d<__nv_bfloat16, false>(p);
-  return p.cache_fp8 ? ctas_per_sm_d<__half, true>(p) : ctas_per_sm_d<__half, false>(p);
+    return p.cache_fp8 ? ctas_per_sm_d<__nv_bfloat16, true>(p, ring_stages)
+                       : ctas_per_sm_d<__nv_bfloat16, false>(p, ring_stages);
+  return p.cache_fp8 ? ctas_per_sm_d<__half, true>(p, ring_stages)
+                     : ctas_per_sm_d<__half, false>(p, ring_stages);
 }
 
 namespace {
 template <int D>
 constexpr int decode_shared_memory_d() {
-  using Mma = MmaCfg<D>;
+  using Mma = MmaCfg<D, 3>;  // the deeper ring is the larger
   using Fp8Small = DecodeCfg<true, D, 4, DecodeShape<true, D, 4>::kTile, DecodeShape<true, D, 4>::kStages>;
   using Fp8Wide = DecodeCfg<true, D, kHeadsPerCta, DecodeShape<true, D, kHeadsPerCta>::kTile,
                             DecodeShape<true, D, kHeadsPerCta>::kStages>;
@@ -580,13 +590,13 @@ int decode_shared_memory(int head_size) {
   }
 }
 
-int launch_decode(const KernelParams& p, int num_splits, int dq) {
+int launch_decode(const KernelParams& p, const DecodePlan& plan, int dq) {
   if (p.dtype == Dtype::BFloat16) {
-    return p.cache_fp8 ? launch_decode_d<__nv_bfloat16, true>(p, num_splits, dq)
-                       : launch_decode_d<__nv_bfloat16, false>(p, num_splits, dq);
+    return p.cache_fp8 ? launch_decode_d<__nv_bfloat16, true>(p, plan, dq)
+                       : launch_decode_d<__nv_bfloat16, false>(p, plan, dq);
   }
-  return p.cache_fp8 ? launch_decode_d<__half, true>(p, num_splits, dq)
-                     : launch_decode_d<__half, false>(p, num_splits, dq);
+  return p.cache_fp8 ? launch_decode_d<__half, true>(p, plan, dq)
+                     : launch_decode_d<__half, false>(p, plan, dq);
 }
 
 }  // namespace attnreg::flash_attn

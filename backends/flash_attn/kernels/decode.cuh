@@ -16,12 +16,13 @@ inline constexpr int kMaxDecodeSplits = 64;
 /// (fewer registers, more CTAs per SM), else kHeadsPerCta.
 inline int heads_per_cta(int group_size) { return group_size <= 4 ? 4 : kHeadsPerCta; }
 
-/// Decode kernel (and split merge when num_splits > 1) for requests with
+/// Decode kernel (and split merge when plan.num_splits > 1) for requests with
 /// query length <= kDecodeMaxQueryLen; dq = min(max_query_len, kDecodeMaxQueryLen).
-int launch_decode(const KernelParams& p, int num_splits, int dq);
+int launch_decode(const KernelParams& p, const DecodePlan& plan, int dq);
 
-/// How many decode CTAs for p's shape fit on one SM at once (0 if unknown).
-int decode_ctas_per_sm(const KernelParams& p);
+/// How many decode CTAs for p's shape, with ring_stages-deep rings for a
+/// 16-bit cache, fit on one SM at once (0 if unknown).
+int decode_ctas_per_sm(const KernelParams& p, int ring_stages);
 
 /// Largest shared memory (bytes, dynamic plus static) a decode kernel for
 /// head_size uses, over dtypes, cache types and heads per CTA; 0 for other

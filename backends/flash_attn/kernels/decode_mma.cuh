@@ -4,7 +4,7 @@
 // but its warps work independently until the end:
 //   - the split's keys are dealt out to the warps in groups of 16 (warp w
 //     takes groups w, w + kWarps, ...); each warp streams its groups' K and V
-//     rows through its own kStages-deep cp.async ring in shared memory,
+//     rows through its own cp.async ring (2 or 3 stages) in shared memory,
 //     gathering the row offsets through the block table one group ahead, so
 //     the loop has no CTA-wide barrier;
 //   - rows sit at a power-of-two pitch with their 16-byte chunks permuted
@@ -46,16 +46,16 @@ __device__ __forceinline__ int chunk_at(int r, int c) {
   return r * kPitch + ((c ^ (r & 7)) << 4);
 }
 
-/// Compile-time shape of the tensor-core decode kernel.
-template <int D>
+/// Compile-time shape of the tensor-core decode kernel with kStagesN-deep
+/// rings: 3 (at head 128, 96 KB per CTA: 2 CTAs and 8 warps per SM on the
+/// H100/H200) or 2 (64 KB: 3 CTAs, 12 warps). plan_decode picks one per batch.
+template <int D, int kStagesN>
 struct MmaCfg {
   static constexpr int kGroup = 16;  // keys a warp takes at a time
-  // 4 warps: 96 KB of rings at head 128 (2 CTAs per SM on the H100/H200,
-  // and the kernel fits an A100's 163 KB).
   static constexpr int kWarps = 4;
   static constexpr int kThreads = kWarps * 32;
   static constexpr int kTile = kGroup * kWarps;  // keys of one round of all warps (split granularity)
-  static constexpr int kStages = 3;
+  static constexpr int kStages = kStagesN;
   static constexpr int kRowBytes = D * 2;
   static constexpr int kUnits = kRowBytes / 16;
   static constexpr int kPitch = kRowBytes <= 128 ? 128 : kRowBytes <= 256 ? 256 : 512;
@@ -69,10 +69,10 @@ struct MmaCfg {
   static_assert(kGroup * kUnits % 32 == 0 && D % 32 == 0 && kRowBytes <= kPitch, "shape");
 };
 
-template <class T, int D, int HP>
-__global__ void __launch_bounds__(MmaCfg<D>::kThreads)
+template <class T, int D, int HP, int kStagesN>
+__global__ void __launch_bounds__(MmaCfg<D, kStagesN>::kThreads)
     decode_mma_kernel(KernelParams p, int num_splits, int dq) {
-  using Cfg = MmaCfg<D>;
+  using Cfg = MmaCfg<D, kStagesN>;
   constexpr int kGroup = Cfg::kGroup, kWarps = Cfg::kWarps, kStages = Cfg::kStages, kPitch = Cfg::kPitch;
   constexpr int kKSteps = D / 16;
   static_assert(HP <= 8, "head rows live in rows 0..7 of the mma tile");

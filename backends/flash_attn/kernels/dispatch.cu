@@ -5,10 +5,13 @@
 // that cannot have work: no prefill launch when max_query_len is small).
 // The split-KV count is chosen from host-known sizes and the decode kernel's
 // occupancy so the last wave of CTAs is as full as possible (small batches
-// get many splits, large ones few), bounded by the preallocated scratch.
+// get many splits, large ones few), bounded by the preallocated scratch; long
+// splits get the decode kernel with shallower rings and more CTAs per SM.
 #include <cuda_runtime.h>
 
 #include <algorithm>
+#include <cstdlib>
+#include <string_view>
 
 #include "common.cuh"
 #include "decode.cuh"
@@ -16,11 +19,33 @@
 namespace attnreg::flash_attn {
 
 namespace {
-constexpr int kMinKeysPerSplit = 256;  // below this a split costs more in merging than it saves
+// Below this many keys a split costs more in merging than it saves. (256
+// suited the earlier decode kernels; with each warp streaming its own
+// 16-key groups, 128 lets a single request spread over twice the SMs: B1 L1k
+// 0.27 -> 0.33 TB/s on the H100, decode step 15 of docs/notes/flash_attn.md.)
+constexpr int kMinKeysPerSplit = 128;
 constexpr int kMaxSplits = kMaxDecodeSplits;
-}  // namespace
+// The 2-stage rings serve a batch when that plan's splits are at least this
+// long: 3 CTAs (12 warps) per SM instead of 2 with 3-stage rings hide more of
+// each warp's serial chain of copy, scores, softmax and P*V (+0.5-3% on splits
+// of 2.7k-22k keys), but a shallower ring's ramp costs more than that on
+// short splits (-3% to -15% on splits of 128-1024 keys; decode step 15).
+constexpr int kShallowRingMinKeys = 2048;
 
-int choose_num_splits(const KernelParams& p) {
+/// ATTNREG_FLASH_ATTN_DECODE_RING_STAGES=2 or 3 pins the ring depth (read
+/// once; for tests of both kernels and A/B measurements); 0 when unset.
+int forced_ring_stages() {
+  static const int forced = [] {
+    const char* v = std::getenv("ATTNREG_FLASH_ATTN_DECODE_RING_STAGES");
+    return v != nullptr && (v == std::string_view("2") || v == std::string_view("3")) ? v[0] - '0' : 0;
+  }();
+  return forced;
+}
+
+/// Split count for p's decode rows when ctas_per_sm of its CTAs fit an SM:
+/// the one that wastes the least of the last wave, fewer splits preferred
+/// unless clearly better, bounded by kMinKeysPerSplit and the scratch.
+int choose_num_splits(const KernelParams& p, int ctas_per_sm) {
   const int dq = std::min(p.max_query_len, kDecodeMaxQueryLen);
   const int group_size = p.num_heads / p.num_kv_heads;
   const int hp = heads_per_cta(group_size);
@@ -31,9 +56,7 @@ int choose_num_splits(const KernelParams& p) {
   max_splits = std::min<long long>(max_splits, kMaxSplits);
   const long long per_split = static_cast<long long>(p.num_tokens) * p.num_heads * (p.head_size + 2);
   if (per_split > 0) max_splits = std::min<long long>(max_splits, p.scratch_floats / per_split);
-  // Resident CTA slots of the whole GPU; the split count that wastes the
-  // least of the last wave wins, fewer splits preferred unless clearly better.
-  const long long slots = static_cast<long long>(std::max(1, decode_ctas_per_sm(p))) * p.num_sms;
+  const long long slots = static_cast<long long>(std::max(1, ctas_per_sm)) * p.num_sms;
   long long best = 1;
   double best_eff = 0.0;
   for (long long s = 1; s <= max_splits; ++s) {
@@ -47,6 +70,17 @@ int choose_num_splits(const KernelParams& p) {
   }
   return static_cast<int>(best);
 }
+}  // namespace
+
+DecodePlan plan_decode(const KernelParams& p) {
+  auto plan_with = [&](int stages) {
+    return DecodePlan{choose_num_splits(p, decode_ctas_per_sm(p, stages)), stages};
+  };
+  if (const int forced = forced_ring_stages(); forced != 0) return plan_with(forced);
+  const DecodePlan shallow = plan_with(2);
+  if (!p.cache_fp8 && p.max_seq_len / shallow.num_splits >= kShallowRingMinKeys) return shallow;
+  return plan_with(3);
+}
 
 int shared_memory_per_cta(int head_size) {
   return std::max(decode_shared_memory(head_size), prefill_shared_memory(head_size));
@@ -56,7 +90,7 @@ int launch_attention(const KernelParams& p) {
   if (p.num_tokens == 0 || p.num_reqs == 0) return 0;
   const int dq = std::min(p.max_query_len, kDecodeMaxQueryLen);
   if (dq > 0) {
-    const int rc = launch_decode(p, choose_num_splits(p), dq);
+    const int rc = launch_decode(p, plan_decode(p), dq);
     if (rc != 0) return rc;
   }
   if (p.max_query_len > kDecodeMaxQueryLen) return launch_prefill(p);

@@ -78,9 +78,15 @@ int launch_reshape_and_cache(const CacheWriteParams& p);
 /// code of the first failing launch (0 = ok).
 int launch_attention(const KernelParams& p);
 
-/// Number of splits of the KV range the scheduler chooses for p (1 = none);
-/// exposed for tests and benchmarks.
-int choose_num_splits(const KernelParams& p);
+/// How the decode kernel runs a batch, as the scheduler chooses it from
+/// host-known sizes.
+struct DecodePlan {
+  int num_splits = 1;   ///< splits of each row's KV range (1 = none)
+  int ring_stages = 3;  ///< cp.async ring depth of the 16-bit-cache kernel: 3, or 2 for long splits
+};
+
+/// The scheduler's plan for p's decode rows; exposed for tests and benchmarks.
+DecodePlan plan_decode(const KernelParams& p);
 
 /// Shared memory per CTA, in bytes (dynamic plus static), that the kernels
 /// serving head_size may use: the largest of the decode and prefill kernels
