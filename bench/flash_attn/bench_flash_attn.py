@@ -29,10 +29,15 @@ SCRATCH_FLOATS = 16 << 20  # 64 MiB, as the plugin preallocates
 
 
 def timed(fn, flush, iters):
-    """Median milliseconds of fn over iters runs, L2 flushed before each."""
+    """Median milliseconds of fn over iters runs, the L2 emptied of useful and
+    of dirty lines before each by reading `flush` (256 MB, written once).
+    Writing it instead (a memset) left up to 50 MB of dirty lines whose
+    write-back then fell inside the timed region: 9-110 us more per call in
+    one probe, by amounts that differed between kernels and runs (decode
+    step 17 of docs/notes/flash_attn.md)."""
     times = []
     for i in range(iters + 3):
-        flush.zero_()
+        flush.max()
         start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
         start.record()
         fn()
@@ -291,7 +296,7 @@ def main():
     args = ap.parse_args()
     torch.backends.cuda.matmul.allow_tf32 = False
     ours = Ours(args.lib)
-    flush = torch.empty(256 << 20, dtype=torch.uint8, device="cuda")
+    flush = torch.ones(256 << 20, dtype=torch.uint8, device="cuda")
     copy_tbs, mm_tflops = device_rates(flush) if args.peers == "on" else (float("nan"), float("nan"))
     result = {"device": torch.cuda.get_device_name(0), "torch": torch.__version__, "copy_tbs": copy_tbs,
               "bf16_matmul_tflops": mm_tflops}
