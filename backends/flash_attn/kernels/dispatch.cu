@@ -25,12 +25,17 @@ namespace {
 // 0.27 -> 0.33 TB/s on the H100, decode step 15 of docs/notes/flash_attn.md.)
 constexpr int kMinKeysPerSplit = 128;
 constexpr int kMaxSplits = kMaxDecodeSplits;
-// The 2-stage rings serve a batch when that plan's splits are at least this
-// long: 3 CTAs (12 warps) per SM instead of 2 with 3-stage rings hide more of
-// each warp's serial chain of copy, scores, softmax and P*V (+0.5-3% on splits
-// of 2.7k-22k keys), but a shallower ring's ramp costs more than that on
-// short splits (-3% to -15% on splits of 128-1024 keys; decode step 15).
+// The 2-stage rings (3 CTAs, 12 warps per SM instead of 2 and 8, and fewer
+// bytes in flight per warp) serve a batch when their plan's splits are at
+// least kShallowRingMinKeys long: +0.5-3% on splits of 2.7k-22k keys, though
+// it may add a split merge the 3-stage plan does not need; or at least
+// kShallowRingMinKeysSplit long when the 3-stage plan splits (and merges)
+// anyway: +3.5% at B8 L4k (683-key splits). Shorter splits lose more to the
+// shallower ring's ramp: -5% at B256 L1k's 512 keys, -15% at B1 L1k's 128,
+// and 819-key splits that the 3-stage plan does not need cost 2.6% at B256
+// L4k (decode steps 15 and 18 of docs/notes/flash_attn.md).
 constexpr int kShallowRingMinKeys = 2048;
+constexpr int kShallowRingMinKeysSplit = 640;
 
 /// ATTNREG_FLASH_ATTN_DECODE_RING_STAGES=2 or 3 pins the ring depth (read
 /// once; for tests of both kernels and A/B measurements); 0 when unset.
@@ -77,9 +82,14 @@ DecodePlan plan_decode(const KernelParams& p) {
     return DecodePlan{choose_num_splits(p, decode_ctas_per_sm(p, stages)), stages};
   };
   if (const int forced = forced_ring_stages(); forced != 0) return plan_with(forced);
+  const DecodePlan deep = plan_with(3);
+  if (p.cache_fp8) return deep;  // the fp8 kernel has one shape
   const DecodePlan shallow = plan_with(2);
-  if (!p.cache_fp8 && p.max_seq_len / shallow.num_splits >= kShallowRingMinKeys) return shallow;
-  return plan_with(3);
+  const int shallow_keys = p.max_seq_len / shallow.num_splits;
+  if (shallow_keys >= kShallowRingMinKeys ||
+      (deep.num_splits > 1 && shallow_keys >= kShallowRingMinKeysSplit))
+    return shallow;
+  return deep;
 }
 
 int shared_memory_per_cta(int head_size) {
