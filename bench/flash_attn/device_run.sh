@@ -23,8 +23,8 @@ for stage in "$@"; do
         grep -B2 -A8 "Failure" "$out/tests_portable$portable.log" | head -80
       done
       # Once more with the decode kernel's 2-stage rings pinned (the scheduler
-      # picks them only for long splits of large batches, which the test
-      # batches are not); the prefill-only cases are left out.
+      # picks them only for splits of 640 keys and more, which the test
+      # batches do not have); the prefill-only cases are left out.
       ATTNREG_FLASH_ATTN_DECODE_RING_STAGES=2 "$tests" --gtest_filter='-*long_prefill*:*all_prefill*' \
         >"$out/tests_ring2.log" 2>&1
       echo "tests (ATTNREG_FLASH_ATTN_DECODE_RING_STAGES=2) rc=$?"
