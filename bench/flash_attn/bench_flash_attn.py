@@ -146,7 +146,23 @@ def device_rates(flush):
     ms = timed(lambda: a @ bm, flush, 10)
     mm_tflops = 2 * 8192**3 / ms / 1e9
     del x, y, a, bm
+    settle()
     return copy_tbs, mm_tflops
+
+
+def settle():
+    """Returns the freed buffers of a point to the device, then keeps the GPU
+    busy with a spin kernel for about a second. Right after a large point was
+    freed the next one ran 12-14% slower for a while (B64 L1k: 2.33 TB/s after
+    B64 L64k's 17 GB, 2.68 after a 1 s pause, 2.69 in a fresh process; decode
+    step 17 of docs/notes/flash_attn.md), which the first kernel timed, ours,
+    absorbed and the peers timed after it did not. A host-side sleep instead
+    let the clocks drop (345 MHz idle), and the kernels timed first after it
+    sometimes ran 10-25% slow."""
+    torch.cuda.empty_cache()
+    torch.cuda.synchronize()
+    torch.cuda._sleep(2_000_000_000)  # cycles: ~1 s at the H100's 1.98 GHz
+    torch.cuda.synchronize()
 
 
 def decode_sweep(ours, flush, copy_tbs, args):
@@ -199,7 +215,7 @@ def decode_sweep(ours, flush, copy_tbs, args):
             rows.append(row)
             print(json.dumps(row), flush=True)
             del kv, bt, kc, vc
-            torch.cuda.empty_cache()
+            settle()
     return rows
 
 
@@ -240,7 +256,7 @@ def prefill_sweep(ours, flush, mm_tflops, args):
                 rows.append(row)
                 print(json.dumps(row), flush=True)
                 del kv, bt, kc, vc
-                torch.cuda.empty_cache()
+                settle()
     return rows
 
 
