@@ -6,6 +6,8 @@
 #include <attnreg/errors.hpp>
 #include <attnreg/machine_floor.hpp>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace attnreg::perf {
 namespace {
@@ -44,39 +46,41 @@ TEST(ReadBandwidthProbe, MeasuresRepeatedlyOnItsOwnBuffer) {
   EXPECT_GT(probe.measure_gbs(), 0.1);  // the same buffer, measured again
 }
 
-TEST(ReadBandwidthProbe, RefusesTheReadOptionsTheFloorRefuses) {
-  MachineFloorOptions small;
-  small.buffer_bytes = 1000;
+/// measure(options) must throw ValueError whose message contains `message`.
+template <class Measure>
+void expect_refused(Measure measure, const MachineFloorOptions& options, const std::string& message) {
   try {
-    ReadBandwidthProbe probe(small);
-    ADD_FAILURE() << "no exception for buffer_bytes 1000";
-  } catch (const ValueError& e) {
-    EXPECT_THAT(e.what(), HasSubstr("machine floor: buffer_bytes is 1000"));
-  }
-}
-
-void expect_refused(const MachineFloorOptions& options, const std::string& message) {
-  try {
-    measure_machine_floor(options);
+    measure(options);
     ADD_FAILURE() << "no exception; expected ValueError: " << message;
   } catch (const ValueError& e) {
     EXPECT_THAT(e.what(), HasSubstr(message));
   }
 }
 
+/// Invalid values of the options the read measurement uses, with the message
+/// each must be refused with.
+std::vector<std::pair<MachineFloorOptions, std::string>> invalid_read_options() {
+  std::vector<std::pair<MachineFloorOptions, std::string>> cases(3);
+  cases[0].first.buffer_bytes = 1000;
+  cases[0].second = "machine floor: buffer_bytes is 1000; expected at least 1 MiB (1048576)";
+  cases[1].first.num_threads = -1;
+  cases[1].second = "machine floor: num_threads is -1; expected 0 (all hardware threads) or more";
+  cases[2].first.repetitions = 0;
+  cases[2].second = "machine floor: repetitions is 0; expected at least 1";
+  return cases;
+}
+
+TEST(ReadBandwidthProbe, RefusesTheReadOptionsTheFloorRefuses) {
+  for (const auto& [options, message] : invalid_read_options())
+    expect_refused([](const MachineFloorOptions& o) { ReadBandwidthProbe probe(o); }, options, message);
+}
+
 TEST(MachineFloor, RefusesInvalidOptions) {
-  MachineFloorOptions small;
-  small.buffer_bytes = 1000;
-  expect_refused(small, "machine floor: buffer_bytes is 1000; expected at least 1 MiB (1048576)");
-  MachineFloorOptions threads;
-  threads.num_threads = -1;
-  expect_refused(threads, "machine floor: num_threads is -1; expected 0 (all hardware threads) or more");
-  MachineFloorOptions reps;
-  reps.repetitions = 0;
-  expect_refused(reps, "machine floor: repetitions is 0; expected at least 1");
+  const auto floor = [](const MachineFloorOptions& o) { measure_machine_floor(o); };
+  for (const auto& [options, message] : invalid_read_options()) expect_refused(floor, options, message);
   MachineFloorOptions fma;
   fma.fma_iterations = 0;
-  expect_refused(fma, "machine floor: fma_iterations is 0; expected at least 1");
+  expect_refused(floor, fma, "machine floor: fma_iterations is 0; expected at least 1");
 }
 
 }  // namespace
