@@ -14,24 +14,18 @@ import bench_flash_attn as bf
 
 ours = bf.Ours(sys.argv[1])
 flush = torch.ones(256 << 20, dtype=torch.uint8, device="cuda")
-h, hkv, d = 32, 8, 128
 
 
 def point(b, l, tag):
-    kv, bt, kc, vc = bf.paged(b, l, hkv, d, 16, torch.bfloat16)
-    del kc, vc
-    q = torch.randn(b, h, d, dtype=torch.bfloat16, device="cuda")
-    out = torch.empty_like(q)
-    qsl = torch.arange(b + 1, dtype=torch.int32, device="cuda")
-    sl = torch.full((b,), l, dtype=torch.int32, device="cuda")
-    seq = torch.arange(bt.numel(), dtype=torch.int32, device="cuda").view_as(bt)
-    nbytes = 2 * b * l * hkv * d * 2
+    batch = bf.DecodeBatch(b, l)
+    del batch.kc, batch.vc  # the peers' copies are not needed here
+    in_order = torch.arange(batch.bt.numel(), dtype=torch.int32, device="cuda").view_as(batch.bt)
     r = []
-    for name, t in (("shuffled", bt), ("in-order", seq)):
-        ms = bf.timed(lambda: ours.run(q, out, kv, qsl, sl, t, 1, l, True, hkv), flush, 15)
-        r.append(f"{name} {nbytes / ms / 1e9:.2f}")
+    for name, t in (("shuffled", batch.bt), ("in-order", in_order)):
+        ms = bf.timed(lambda: batch.run(ours, t), flush, 15)
+        r.append(f"{name} {batch.kv_bytes / ms / 1e9:.2f}")
     print(f"{tag} B{b} L{l}: " + ", ".join(r), flush=True)
-    del kv, bt, q, out, seq
+    del batch, in_order, t
     gc.collect()
     torch.cuda.empty_cache()
 

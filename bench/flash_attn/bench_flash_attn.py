@@ -136,6 +136,31 @@ def paged(b, l, hkv, d, bs, dtype):
     return kv, bt, contig[0], contig[1]
 
 
+class DecodeBatch:
+    """One decode point: b requests of l cached tokens and one query token
+    each, GQA h / hkv, head d, bf16. The paged cache (block bs, shuffled
+    blocks) and its contiguous K/V for the peers as paged() makes them, the
+    query, a NaN-poisoned output and the metadata."""
+
+    def __init__(self, b, l, h=32, hkv=8, d=128, bs=16):
+        self.b, self.l, self.h, self.hkv, self.d, self.bs = b, l, h, hkv, d, bs
+        self.kv, self.bt, self.kc, self.vc = paged(b, l, hkv, d, bs, torch.bfloat16)
+        self.q = torch.randn(b, h, d, dtype=torch.bfloat16, device="cuda")
+        self.out = torch.full_like(self.q, float("nan"))
+        self.qsl = torch.arange(b + 1, dtype=torch.int32, device="cuda")
+        self.sl = torch.full((b,), l, dtype=torch.int32, device="cuda")
+        self.kv_bytes = 2 * b * l * hkv * d * 2  # K and V, bf16
+
+    def run(self, ours, block_table=None):
+        """Our decode over the batch (through another block table if given)."""
+        bt = self.bt if block_table is None else block_table
+        ours.run(self.q, self.out, self.kv, self.qsl, self.sl, bt, 1, self.l, True, self.hkv)
+
+    def peer(self, name):
+        """The peer's decode over the contiguous K/V; returns [b, h, 1, d]."""
+        return peer(name, self.q.view(self.b, self.h, 1, self.d), self.kc, self.vc, False)
+
+
 def device_rates(flush):
     x = torch.empty(1 << 30, dtype=torch.uint8, device="cuda")
     y = torch.empty_like(x)
@@ -175,17 +200,13 @@ def decode_sweep(ours, flush, copy_tbs, args):
                 rows.append({"B": b, "L": l, "skipped": f"K+V {kv_bytes / 1e9:.0f} GB > {args.max_cache_gb} GB"})
                 continue
             torch.manual_seed(b * 100003 + l)
-            kv, bt, kc, vc = paged(b, l, hkv, d, bs, torch.bfloat16)
-            q = torch.randn(b, h, d, dtype=torch.bfloat16, device="cuda")
-            out = torch.full_like(q, float("nan"))
-            qsl = torch.arange(b + 1, dtype=torch.int32, device="cuda")
-            sl = torch.full((b,), l, dtype=torch.int32, device="cuda")
-            run = lambda: ours.run(q, out, kv, qsl, sl, bt, 1, l, True, hkv)
+            batch = DecodeBatch(b, l, h, hkv, d, bs)
+            out = batch.out
+            run = lambda: batch.run(ours)
             run()
             torch.cuda.synchronize()
             assert ours.flag.item() == 0
-            qp = q.view(b, h, 1, d)
-            nbytes = kv_bytes + q.numel() * 2
+            nbytes = kv_bytes + batch.q.numel() * 2
             splits, ring = ours.plan(h, hkv, d, b, b, 1, l)
             row = {"B": b, "L": l, "splits": splits, "ring_stages": ring}
             row["ours_ms"] = timed(run, flush, args.iters)
@@ -193,17 +214,17 @@ def decode_sweep(ours, flush, copy_tbs, args):
             row["ours_vs_copy"] = row["ours_tbs"] / copy_tbs
             for name in PEERS if args.peers == "on" else ():
                 try:
-                    ref = peer(name, qp, kc, vc, False)
+                    ref = batch.peer(name)
                     row[f"maxdiff_{name}"] = (out.float() - ref.view(b, h, d).float()).abs().max().item()
                     assert row[f"maxdiff_{name}"] < 2e-2, f"decode B{b} L{l}: ours differs from {name}"
-                    ms = timed(lambda: peer(name, qp, kc, vc, False), flush, args.iters)
+                    ms = timed(lambda: batch.peer(name), flush, args.iters)
                     row[f"{name}_tbs"] = nbytes / ms / 1e9
                     row[f"ours_over_{name}"] = row["ours_tbs"] / row[f"{name}_tbs"]
                 except RuntimeError as e:
                     row[f"{name}_error"] = str(e).splitlines()[0][:120]
             if args.peers == "on" and f"{b}x{l}" in args.flex_points:
                 try:
-                    flex = flex_paged_decode(q, kv, bt, sl, l, bs)
+                    flex = flex_paged_decode(batch.q, batch.kv, batch.bt, batch.sl, l, bs)
                     ref = flex()
                     row["maxdiff_flex"] = (out.float() - ref.view(b, h, d).float()).abs().max().item()
                     assert row["maxdiff_flex"] < 2e-2, f"decode B{b} L{l}: ours differs from FlexAttention"
@@ -214,7 +235,7 @@ def decode_sweep(ours, flush, copy_tbs, args):
                     row["flex_error"] = f"{type(e).__name__}: {str(e).splitlines()[0][:160] if str(e) else ''}"
             rows.append(row)
             print(json.dumps(row), flush=True)
-            del kv, bt, kc, vc
+            del batch, out, run
             settle()
     return rows
 

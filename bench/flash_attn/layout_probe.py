@@ -16,18 +16,14 @@ import bench_flash_attn as bf
 ours = bf.Ours(sys.argv[1])
 flush = torch.ones(256 << 20, dtype=torch.uint8, device="cuda")
 for b, l in [(64, 1024), (8, 4096), (64, 4096), (64, 16384)]:
-    h, hkv, d = 32, 8, 128
-    kv, bt, kc, vc = bf.paged(b, l, hkv, d, 16, torch.bfloat16)
+    batch = bf.DecodeBatch(b, l)
+    kc, vc = batch.kc, batch.vc
     ktm = kc.permute(0, 2, 1, 3).contiguous().permute(0, 2, 1, 3)  # token-major storage, same logical tensor
     vtm = vc.permute(0, 2, 1, 3).contiguous().permute(0, 2, 1, 3)
-    q = torch.randn(b, h, d, dtype=torch.bfloat16, device="cuda")
-    out = torch.empty_like(q)
-    qsl = torch.arange(b + 1, dtype=torch.int32, device="cuda")
-    sl = torch.full((b,), l, dtype=torch.int32, device="cuda")
-    qp = q.view(b, h, 1, d)
-    nbytes = 2 * b * l * hkv * d * 2
+    qp = batch.q.view(b, batch.h, 1, batch.d)
+    nbytes = batch.kv_bytes
     row = [f"B{b} L{l}"]
-    t = bf.timed(lambda: ours.run(q, out, kv, qsl, sl, bt, 1, l, True, hkv), flush, 15)
+    t = bf.timed(lambda: batch.run(ours), flush, 15)
     row.append(f"ours(paged) {nbytes / t / 1e9:.2f}")
     for name in ("cudnn", "fa2"):
         for lay, (k, v) in (("head-major", (kc, vc)), ("token-major", (ktm, vtm))):
@@ -38,4 +34,4 @@ for b, l in [(64, 1024), (8, 4096), (64, 4096), (64, 16384)]:
             except RuntimeError as e:
                 row.append(f"{name} {lay} error {str(e)[:40]}")
     print(" | ".join(row), flush=True)
-    del kv, bt, kc, vc, ktm, vtm
+    del batch, kc, vc, ktm, vtm, qp, k, v

@@ -31,15 +31,9 @@ def ev(fn, pre, reps=1, iters=15):
     ts.sort(); return ts[len(ts) // 2] * 1000
 
 for b, l in [(64, 1024), (8, 4096), (64, 16384)]:
-    h, hkv, d = 32, 8, 128
-    kv, bt, kc, vc = bf.paged(b, l, hkv, d, 16, torch.bfloat16)
-    q = torch.randn(b, h, d, dtype=torch.bfloat16, device="cuda")
-    out = torch.empty_like(q)
-    qsl = torch.arange(b + 1, dtype=torch.int32, device="cuda")
-    sl = torch.full((b,), l, dtype=torch.int32, device="cuda")
-    run = lambda: ours.run(q, out, kv, qsl, sl, bt, 1, l, True, hkv)
-    qp = q.view(b, h, 1, d)
-    cud = lambda: bf.peer("cudnn", qp, kc, vc, False)
+    batch = bf.DecodeBatch(b, l)
+    run = lambda: batch.run(ours)
+    cud = lambda: batch.peer("cudnn")
     run(); cud(); torch.cuda.synchronize()
     dirty = lambda: flush.zero_()
     cleanl2 = lambda: (flush.zero_(), clean.max())
@@ -49,8 +43,8 @@ for b, l in [(64, 1024), (8, 4096), (64, 16384)]:
         with torch.cuda.graph(g):
             for _ in range(20): fn()
         res[name] = (ev(fn, dirty), ev(fn, cleanl2), ev(fn, lambda: None, reps=20), ev(g.replay, lambda: None, iters=10) / 20)
-    nbytes = 2 * b * l * hkv * d * 2
+    nbytes = batch.kv_bytes
     for name, r in res.items():
         print(f"B{b} L{l} {name:6s} us: dirty-flush {r[0]:7.1f}  clean-flush {r[1]:7.1f}  back-to-back {r[2]:7.1f}  graph {r[3]:7.1f}"
               f"   TB/s: {nbytes/r[0]/1e6:.2f} {nbytes/r[1]/1e6:.2f} {nbytes/r[2]/1e6:.2f} {nbytes/r[3]/1e6:.2f}")
-    del kv, bt, kc, vc
+    del batch, run, cud, res, g
