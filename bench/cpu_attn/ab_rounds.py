@@ -20,11 +20,7 @@ import os
 import subprocess
 import sys
 import tempfile
-
-
-def median(xs):
-    xs = sorted(xs)
-    return xs[len(xs) // 2] if len(xs) % 2 else (xs[len(xs) // 2 - 1] + xs[len(xs) // 2]) / 2
+from statistics import median
 
 
 def run_once(binary, pattern, threads):

@@ -32,6 +32,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from statistics import median
 
 HEADS, KV_HEADS, HEAD_SIZE = 32, 8, 128
 
@@ -43,11 +44,6 @@ def ensure(module, package):
     except ImportError:
         subprocess.check_call([sys.executable, "-m", "pip", "install", package])
         return __import__(module)
-
-
-def median(xs):
-    xs = sorted(xs)
-    return xs[len(xs) // 2] if len(xs) % 2 else (xs[len(xs) // 2 - 1] + xs[len(xs) // 2]) / 2
 
 
 def run_ours(bench, prefill, decode_filter, rounds):
