@@ -222,6 +222,7 @@ def decode_sweep(ours, flush, copy_tbs, args):
                     row[f"ours_over_{name}"] = row["ours_tbs"] / row[f"{name}_tbs"]
                 except RuntimeError as e:
                     row[f"{name}_error"] = str(e).splitlines()[0][:120]
+            flex = None  # holds views of the cache; freed with it below
             if args.peers == "on" and f"{b}x{l}" in args.flex_points:
                 try:
                     flex = flex_paged_decode(batch.q, batch.kv, batch.bt, batch.sl, l, bs)
@@ -235,7 +236,7 @@ def decode_sweep(ours, flush, copy_tbs, args):
                     row["flex_error"] = f"{type(e).__name__}: {str(e).splitlines()[0][:160] if str(e) else ''}"
             rows.append(row)
             print(json.dumps(row), flush=True)
-            del batch, out, run
+            del batch, out, run, flex
             settle()
     return rows
 
