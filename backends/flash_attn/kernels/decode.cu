@@ -112,12 +112,16 @@ __device__ __forceinline__ bool decode_row(const KernelParams& p, int num_splits
   w.r = blockIdx.z / dq;
   const int qi = blockIdx.z % dq;
 
+  // The three metadata loads are issued together (seq_lens before the
+  // branches that may not need it): each is a trip to DRAM at the kernel's
+  // start, while no K/V copy is in flight yet.
   const int q_start = p.query_start_loc[w.r];
-  const int q_len = p.query_start_loc[w.r + 1] - q_start;
+  const int q_end = p.query_start_loc[w.r + 1];
+  const int seq_len = p.seq_lens[w.r];
+  const int q_len = q_end - q_start;
   if (q_len > p.max_query_len && qi == 0 && w.split == 0 && blockIdx.y == 0 && threadIdx.x == 0)
     atomicOr(p.error_flag, 8);  // max_query_len was smaller than this request's query length
   if (q_len > kDecodeMaxQueryLen || qi >= q_len) return false;  // not a decode row of this CTA
-  const int seq_len = p.seq_lens[w.r];
   if (seq_len < q_len || q_start < 0 || q_start + q_len > p.num_tokens) {
     if (w.split == 0 && blockIdx.y == 0 && threadIdx.x == 0) atomicOr(p.error_flag, 4);
     return false;
@@ -377,14 +381,18 @@ __global__ void __launch_bounds__(kThreads, HP == 4 ? 4 : 2)
 namespace attnreg::flash_attn {
 namespace {
 
-/// Combines the split partials of every decode row (log-sum-exp merge): warp
-/// 0 reduces the splits' (max, sum) into per-split weights in shared memory,
-/// then every thread sums its column over the splits with independent loads.
+/// Combines the split partials of every decode row (log-sum-exp merge). The
+/// request's metadata, which the decode grid does not write, is read before
+/// waiting for that grid; then each thread merges its column over the splits
+/// online, loading the (max, sum) and partial of kMergeBatch splits at once,
+/// so that after the decode grid ends a merge of up to kMergeBatch splits is
+/// one round trip to the L2. The earlier merge waited first, then read the
+/// metadata, the (max, sum) pairs and the partials in three dependent steps
+/// with a CTA barrier between; batches of 8 splits made B1 L4k's 32 splits
+/// four dependent trips (decode step 19 of docs/notes/flash_attn.md).
 template <class T, int D>
 __global__ void merge_kernel(KernelParams p, int num_splits, int dq) {
-  __shared__ float s_w[kMaxDecodeSplits];  // num_splits <= kMaxDecodeSplits (choose_num_splits)
-  __shared__ float s_mx, s_sum;
-  wait_for_prerequisite_grid();  // the decode grid's partials
+  constexpr int kMergeBatch = 32;
   const int r = blockIdx.x / dq;
   const int qi = blockIdx.x % dq;
   const int h = blockIdx.y;
@@ -396,33 +404,34 @@ __global__ void merge_kernel(KernelParams p, int num_splits, int dq) {
   const long long row = static_cast<long long>(token) * p.num_heads + h;
   const long long split_stride = static_cast<long long>(p.num_tokens) * p.num_heads;
   const float2* ml = reinterpret_cast<const float2*>(p.scratch + num_splits * split_stride * D);
-  if (threadIdx.x < 32) {
-    const int lane = threadIdx.x;
-    float mx = -INFINITY;
-    for (int s = lane; s < num_splits; s += 32) mx = fmaxf(mx, ml[s * split_stride + row].x);
-#pragma unroll
-    for (int o = 16; o > 0; o /= 2) mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, o));
-    float sum = 0.0f;
-    for (int s = lane; s < num_splits; s += 32) {
-      const float2 v = ml[s * split_stride + row];
-      const float w = mx == -INFINITY ? 0.0f : __expf(v.x - mx);
-      s_w[s] = w;
-      sum += v.y * w;
-    }
-#pragma unroll
-    for (int o = 16; o > 0; o /= 2) sum += __shfl_xor_sync(0xffffffffu, sum, o);
-    if (lane == 0) {
-      s_mx = mx;
-      s_sum = sum;
-    }
-  }
-  __syncthreads();
-  const float mx = s_mx, sum = s_sum;
+  wait_for_prerequisite_grid();  // the decode grid's partials
   for (int d = threadIdx.x; d < D; d += blockDim.x) {
-    float a = 0.0f;
     const float* col = p.scratch + row * D + d;
-#pragma unroll 8
-    for (int s = 0; s < num_splits; ++s) a += s_w[s] * col[s * split_stride * D];
+    float mx = -INFINITY, sum = 0.0f, a = 0.0f;
+    for (int s0 = 0; s0 < num_splits; s0 += kMergeBatch) {
+      float2 ml_s[kMergeBatch];
+      float a_s[kMergeBatch];
+#pragma unroll
+      for (int k = 0; k < kMergeBatch; ++k) {
+        const bool in = s0 + k < num_splits;
+        ml_s[k] = in ? ml[(s0 + k) * split_stride + row] : make_float2(-INFINITY, 0.0f);
+        a_s[k] = in ? col[(s0 + k) * split_stride * D] : 0.0f;
+      }
+      float m_new = mx;
+#pragma unroll
+      for (int k = 0; k < kMergeBatch; ++k) m_new = fmaxf(m_new, ml_s[k].x);
+      if (m_new == -INFINITY) continue;    // no split so far saw a key
+      const float c = __expf(mx - m_new);  // 0 while mx is still -inf
+      sum *= c;
+      a *= c;
+#pragma unroll
+      for (int k = 0; k < kMergeBatch; ++k) {
+        const float w = __expf(ml_s[k].x - m_new);  // 0 for a split without keys
+        sum += ml_s[k].y * w;
+        a += w * a_s[k];
+      }
+      mx = m_new;
+    }
     write_normalised<T>(p, token, h, d, mx, sum, a);
   }
 }

@@ -9,7 +9,7 @@ namespace attnreg::flash_attn {
 /// Most query heads of one KV head a decode CTA serves together.
 inline constexpr int kHeadsPerCta = 8;
 
-/// Most splits of one decode row (bound of choose_num_splits and of the merge).
+/// Most splits of one decode row (bound of the scheduler's choice).
 inline constexpr int kMaxDecodeSplits = 64;
 
 /// Query heads per decode CTA for a GQA group size: 4 for groups up to 4
