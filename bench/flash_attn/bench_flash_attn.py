@@ -193,6 +193,10 @@ def settle():
 def decode_sweep(ours, flush, copy_tbs, args):
     h, hkv, d, bs = 32, 8, 128, 16
     rows = []
+    # The clocks up before the first point too: without the device rates
+    # first (--peers off), the first point of a process ran at idle clocks
+    # (B1 L1k read 0.05 TB/s instead of 0.36).
+    settle()
     for b in args.batches:
         for l in args.lens:
             kv_bytes = 2 * b * l * hkv * d * 2
@@ -243,6 +247,7 @@ def decode_sweep(ours, flush, copy_tbs, args):
 
 def prefill_sweep(ours, flush, mm_tflops, args):
     rows = []
+    settle()  # as in decode_sweep
     bs = 16
     for d, h in ((128, 16), (64, 32)):
         if d not in args.prefill_d:
