@@ -13,6 +13,7 @@
 #include <attnreg/tensor.hpp>
 #include <cstddef>
 #include <cstdint>
+#include <new>
 #include <vector>
 
 namespace attnreg::cpu_attn {
@@ -64,12 +65,36 @@ struct WorkItem {
   std::int64_t partial_offset = -1;              ///< floats into Workspace::partials (splits only)
 };
 
+/// Allocates whole cache lines: a buffer starts on a line and no other
+/// buffer shares its last line, so the two threads' scratch (allocated
+/// together) never share a line and vector loads of a row do not straddle
+/// two (notes, attempt 56).
+template <class T>
+struct LineAllocator {
+  using value_type = T;
+  static constexpr std::size_t kLine = 64;
+  LineAllocator() = default;
+  template <class U>
+  LineAllocator(const LineAllocator<U>&) noexcept {}
+  T* allocate(std::size_t n) {
+    const std::size_t bytes = (n * sizeof(T) + kLine - 1) / kLine * kLine;
+    return static_cast<T*>(::operator new (bytes, std::align_val_t{kLine}));
+  }
+  void deallocate(T* p, std::size_t) noexcept { ::operator delete (p, std::align_val_t{kLine}); }
+  template <class U>
+  bool operator==(const LineAllocator<U>&) const noexcept {
+    return true;
+  }
+};
+template <class T>
+using LineVector = std::vector<T, LineAllocator<T>>;
+
 /// Per-thread scratch of one worker: query rows, accumulators, a converted tile.
 struct ThreadScratch {
-  std::vector<float> q, acc, m, l, scores, k_tile, v_tile;
-  std::vector<const float*> k_rows, v_rows;
-  std::vector<const std::byte*> k_src, v_src;  ///< decode items: per key, the cache row of all KV heads
-  std::vector<std::int32_t> lo, hi, active;
+  LineVector<float> q, acc, m, l, scores, k_tile, v_tile;
+  LineVector<const float*> k_rows, v_rows;
+  LineVector<const std::byte*> k_src, v_src;  ///< decode items: per key, the cache row of all KV heads
+  LineVector<std::int32_t> lo, hi, active;
 };
 
 /// Reusable buffers of an AttentionImpl. They only grow, so steady-state
@@ -81,7 +106,7 @@ struct Workspace {
   /// heads) together instead of each head sweeping every page separately.
   std::vector<std::int32_t> order;
   std::vector<std::int32_t> merge_groups;  ///< index of the first item of each split group
-  std::vector<float> partials;             ///< per split: rows x (m, l, acc[D])
+  LineVector<float> partials;              ///< per split: rows x (m, l, acc[D])
   std::vector<ThreadScratch> threads;
 };
 
