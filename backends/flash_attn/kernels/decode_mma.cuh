@@ -80,6 +80,12 @@ __global__ void __launch_bounds__(MmaCfg<D, kStagesN>::kThreads)
   __shared__ float2 s_ml[kWarps][HP];                     // each warp's (max, sum) per head
   static_assert(HP <= kHeadsPerCta && sizeof(s_ml) <= Cfg::kStaticSmem,
                 "static shared memory beyond what decode_shared_memory counts");
+  // The dynamic shared memory is placed after the static arrays, so these
+  // must keep the rings 128-byte aligned: with 144 static bytes, every
+  // 128-byte line of the cache landed across two pieces of a ring, doubling
+  // the L2 sectors and shared-memory wavefronts per copy (8-14% slower,
+  // decode step 23 of docs/notes/flash_attn.md).
+  static_assert(sizeof(s_ml) % 128 == 0, "static shared memory must keep the rings 128-byte aligned");
 
   allow_dependent_launch();  // the split merge (if any) may be scheduled as the last CTAs run
   DecodeRow w;
@@ -100,23 +106,40 @@ __global__ void __launch_bounds__(MmaCfg<D, kStagesN>::kThreads)
   const int num_groups = first < hi ? (hi - first + kWarps * kGroup - 1) / (kWarps * kGroup) : 0;
   auto group_lo = [&](int i) { return first + i * kWarps * kGroup; };
 
-  // Byte offset of the row of key `lane` (lanes < 16) of group i; -1 =
-  // masked: past the range, or a bad block table entry (which raises the flag).
-  auto row_offset = [&](int i) -> long long {
+  // Where the row of key `lane` (lanes < 16) of group i lives: its slot in
+  // its block (high half; -1 = masked: past the range, or a block past
+  // max_blocks_per_req, which raises the flag) and its block table entry
+  // (low half), a load that may still be in flight.
+  auto row_request = [&](int i) -> long long {
     const int j = group_lo(i) + lane;
-    if (lane >= kGroup || i >= num_groups || j >= hi) return -1;
+    if (lane >= kGroup || i >= num_groups || j >= hi) return -1ll << 32;
     const int lb = j / p.block_size;
     if (lb >= p.max_blocks_per_req) {
       atomicOr(p.error_flag, 1);
-      return -1;
+      return -1ll << 32;
     }
-    const int b = bt_row[lb];
+    return (static_cast<long long>(j - lb * p.block_size) << 32) | static_cast<unsigned>(bt_row[lb]);
+  };
+  // The byte offset of a row_request's row; -1 = masked, or a bad block
+  // table entry (which raises the flag). Uses the table entry, so waits for
+  // its load.
+  auto row_offset = [&](long long req) -> long long {
+    const int slot = static_cast<int>(req >> 32), b = static_cast<int>(req);
+    if (slot < 0) return -1;
     if (b < 0 || b >= p.num_blocks) {
       atomicOr(p.error_flag, 1);
       return -1;
     }
-    return b * block_stride + (j % p.block_size) * row_stride;
+    return b * block_stride + slot * row_stride;
   };
+  // With 3 stages the table entry read for a group is checked only when its
+  // copies are issued, an iteration later: checking it at once made each
+  // warp wait for the read right after asking for it (15% of the stall
+  // samples at B8 L64k). On the H100 this gave B1 L16k +3% and B1 L1k +1.4%,
+  // the other points level; in the persistent kernel of decode step 23 the
+  // same change cost the 2-stage plans 1.3-2%, so they keep the immediate
+  // check (decode step 25 of docs/notes/flash_attn.md).
+  constexpr bool kDeferTableCheck = kStages == 3;
   // Copies of group i's rows (offsets in lanes 0..15 of `off`) into its stage.
   // Keys past the range are zero-filled (so that P = 0 times V is 0); a
   // group whose keys are all in range uses the copy without the zero-fill
@@ -154,16 +177,20 @@ __global__ void __launch_bounds__(MmaCfg<D, kStagesN>::kThreads)
     }
   }
 
-  // Offsets of group i live in a register of lanes 0..15 until its copies are
-  // issued; `ahead` holds those of the next group to issue.
+  // Offsets of group i live in a register of lanes 0..15 from when its copies
+  // are issued until it is consumed.
   long long offs[kStages - 1];
 #pragma unroll
+  for (int s = 0; s < kStages - 1; ++s) offs[s] = row_request(s);  // the table reads together
+#pragma unroll
   for (int s = 0; s < kStages - 1; ++s) {
-    offs[s] = row_offset(s);
+    offs[s] = row_offset(offs[s]);
     if (s < num_groups) load_group(s, offs[s]);
     cp_async_commit();
   }
-  long long ahead = row_offset(kStages - 1);
+  // The next group to issue: its row_request, or (kDeferTableCheck false)
+  // its row_offset.
+  long long ahead = kDeferTableCheck ? row_request(kStages - 1) : row_offset(row_request(kStages - 1));
 
   // Output, transposed: m-tile mt holds dims 16 mt + g (e 0, 1) and
   // 16 mt + g + 8 (e 2, 3) of heads 2 t4 + (e % 2).
@@ -179,13 +206,13 @@ __global__ void __launch_bounds__(MmaCfg<D, kStagesN>::kThreads)
     const long long off = offs[0];
 #pragma unroll
     for (int s = 0; s + 1 < kStages - 1; ++s) offs[s] = offs[s + 1];
-    offs[kStages - 2] = ahead;
     cp_async_wait<kStages - 2>();
     __syncwarp();  // group i landed for every lane; group i - 1's stage is consumed
+    offs[kStages - 2] = kDeferTableCheck ? row_offset(ahead) : ahead;
     const int nxt = i + kStages - 1;
-    if (nxt < num_groups) load_group(nxt, ahead);
+    if (nxt < num_groups) load_group(nxt, offs[kStages - 2]);
     cp_async_commit();
-    ahead = row_offset(nxt + 1);
+    ahead = kDeferTableCheck ? row_request(nxt + 1) : row_offset(row_request(nxt + 1));
     const unsigned valid = __ballot_sync(0xffffffffu, off >= 0);  // bit kk: key kk of group i
 
     const unsigned char* sk = ring + (i % kStages) * Cfg::kStageBytes;
