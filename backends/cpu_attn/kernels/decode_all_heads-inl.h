@@ -236,11 +236,70 @@ __attribute__((target(HWY_TARGET_STR ",avx512bf16"))) HWY_INLINE void ScoresBF16
     _mm512_storeu_ps(sc + j * NR, ReduceAll(s));
   }
 }
+/// ScoresBF16DotN for 4 query rows stored as row pairs (Item's layout for
+/// passes of 4 rows: per half chunk of 16 elements, 32 bytes of row 2p, then
+/// 32 bytes of row 2p + 1; pair p at row slot p of the pass). An accumulator
+/// holds one key against one row pair (lanes 0-7 row 2p, lanes 8-15 row
+/// 2p + 1; the key's half chunk broadcast to both 256-bit halves), so its
+/// lanes hold 8 partial sums per score instead of 16. Even and odd half
+/// chunks go to separate accumulators (16, chains of 4 as in ScoresBF16DotN;
+/// chains of 8 were slower); after 8 adds, the reduction of 4 keys is 7
+/// shuffle/add steps (21 instructions) instead of 15 (45) for the same 64
+/// vdpbf16ps (notes, attempt 60).
+template <int CC>
+__attribute__((target(HWY_TARGET_STR ",avx512bf16"))) HWY_INLINE void ScoresBF16DotPairs(
+    const Tile& t, const float* q, float* HWY_RESTRICT sc) {
+  const int halves = 2 * (CC > 0 ? CC : t.chunks);
+  const int nkp = (t.nk + 3) / 4 * 4;
+  const std::byte* qb = reinterpret_cast<const std::byte*>(q);
+  const std::ptrdiff_t pstride =
+      static_cast<std::ptrdiff_t>(CC > 0 ? CC * 2 * kLanes : t.row_floats) * sizeof(float);
+  // x0, x1 below: lane 8s + 4e + 2b + a holds half e of the block sums of
+  // key 2x + b, pair a, row 2a + s; out lane 4k + r takes both halves.
+  const __m512i lo = _mm512_setr_epi32(0, 8, 1, 9, 2, 10, 3, 11, 16, 24, 17, 25, 18, 26, 19, 27);
+  const __m512i hi = _mm512_setr_epi32(4, 12, 5, 13, 6, 14, 7, 15, 20, 28, 21, 29, 22, 30, 23, 31);
+  for (int j = 0; j < nkp; j += 4) {
+    Raw s[2][8];  // s[h % 2][2 * k + p]: half chunks h of key j + k against rows 2p and 2p + 1
+    for (int i = 0; i < 8; ++i) s[0][i] = s[1][i] = _mm512_setzero_ps();
+    const std::byte* kp[4];
+    for (int k = 0; k < 4; ++k) {
+      kp[k] = t.k[j + k] + t.head_offset;
+      // One register per key: otherwise GCC hoists head_offset + 32 h out of
+      // the key loop, one register per half chunk, and spills them.
+      asm("" : "+r"(kp[k]));
+    }
+    if (t.pf) t.pf->Step(t.pf->per_qk);
+    for (int h2 = 0; h2 < halves; h2 += 2) {
+      for (int u = 0; u < 2; ++u) {
+        const int h = h2 + u;
+        const __m512i q0 = _mm512_loadu_si512(qb + h * 64);
+        const __m512i q1 = _mm512_loadu_si512(qb + pstride + h * 64);
+        for (int k = 0; k < 4; ++k) {
+          const __m512i kv =
+              _mm512_broadcast_i64x4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(kp[k] + h * 32)));
+          s[u][2 * k] = _mm512_dpbf16_ps(s[u][2 * k], (__m512bh)q0, (__m512bh)kv);
+          s[u][2 * k + 1] = _mm512_dpbf16_ps(s[u][2 * k + 1], (__m512bh)q1, (__m512bh)kv);
+        }
+      }
+    }
+    Raw v[8];
+    for (int i = 0; i < 8; ++i) v[i] = _mm512_add_ps(s[0][i], s[1][i]);
+    const Raw x0 = PairSum(PairSum(v[0], v[1]), PairSum(v[2], v[3]));
+    const Raw x1 = PairSum(PairSum(v[4], v[5]), PairSum(v[6], v[7]));
+    _mm512_storeu_ps(sc + j * 4,
+                     _mm512_add_ps(_mm512_permutex2var_ps(x0, lo, x1), _mm512_permutex2var_ps(x0, hi, x1)));
+  }
+}
 template <int NR>
 __attribute__((target(HWY_TARGET_STR ",avx512bf16"))) void ScoresBF16Dot(const Tile& t, const float* q,
                                                                          float* HWY_RESTRICT sc) {
-  if (t.chunks == 4) return ScoresBF16DotN<NR, 4>(t, q, sc);  // head size 128: fully unrolled
-  ScoresBF16DotN<NR, 0>(t, q, sc);
+  if constexpr (NR == 4) {
+    if (t.chunks == 4) return ScoresBF16DotPairs<4>(t, q, sc);  // head size 128: fully unrolled
+    return ScoresBF16DotPairs<0>(t, q, sc);
+  } else {
+    if (t.chunks == 4) return ScoresBF16DotN<NR, 4>(t, q, sc);
+    ScoresBF16DotN<NR, 0>(t, q, sc);
+  }
 }
 #endif
 
@@ -425,8 +484,18 @@ HWY_INLINE void Item(const KernelArgs& a, const WorkItem& it, ThreadScratch& s, 
   float* nat = s.k_tile.data();
   for (int h = 0; h < H; ++h) {
     float* q = s.q.data() + static_cast<std::ptrdiff_t>(h) * RF;
-    if constexpr (DP) {  // the bf16 query as is; the scale goes onto the scores
-      std::memcpy(q, a.query.at(token, h, 0), static_cast<std::size_t>(Dh) * 2);
+    if constexpr (DP) {     // the bf16 query as is; the scale goes onto the scores
+      const int i = h % G;  // row within its KV group
+      if (i < G / 4 * 4) {  // a pass of 4 rows: row pairs, see ScoresBF16DotPairs
+        const int pair = i % 4 / 2;
+        auto* dst =
+            reinterpret_cast<std::byte*>(s.q.data() + static_cast<std::ptrdiff_t>(h - i % 4 + pair) * RF) +
+            i % 2 * 32;
+        const std::byte* src = a.query.at(token, h, 0);
+        for (int e = 0; e < Dh / 16; ++e) std::memcpy(dst + e * 64, src + e * 32, 32);
+      } else {
+        std::memcpy(q, a.query.at(token, h, 0), static_cast<std::size_t>(Dh) * 2);
+      }
     } else {
       ToFloat(a.query.at(token, h, 0), a.query.dtype, Dh, nat, nullptr);
       for (int e = 0; e < Dh; ++e)
