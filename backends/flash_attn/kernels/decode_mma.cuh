@@ -110,13 +110,14 @@ __global__ void __launch_bounds__(MmaCfg<D, kStagesN>::kThreads)
   // its block (high half; -1 = masked: past the range, or a block past
   // max_blocks_per_req, which raises the flag) and its block table entry
   // (low half), a load that may still be in flight.
+  constexpr long long kMaskedRow = -(1ll << 32);  // slot -1, entry 0
   auto row_request = [&](int i) -> long long {
     const int j = group_lo(i) + lane;
-    if (lane >= kGroup || i >= num_groups || j >= hi) return -1ll << 32;
+    if (lane >= kGroup || i >= num_groups || j >= hi) return kMaskedRow;
     const int lb = j / p.block_size;
     if (lb >= p.max_blocks_per_req) {
       atomicOr(p.error_flag, 1);
-      return -1ll << 32;
+      return kMaskedRow;
     }
     return (static_cast<long long>(j - lb * p.block_size) << 32) | static_cast<unsigned>(bt_row[lb]);
   };
