@@ -35,6 +35,7 @@
 #include <omp.h>
 #include <unistd.h>
 
+#include <CLI/CLI.hpp>
 #include <algorithm>
 #include <array>
 #include <attnreg/backend.hpp>
@@ -61,7 +62,10 @@ using namespace attnreg;
 constexpr int kHeads = 32, kKvHeads = 8, kHeadSize = 128, kBlockSize = 16;
 
 /// The CPUAttentionBackend of a plugin file, loaded with dlopen(RTLD_LOCAL);
-/// the library is never closed (its code runs until exit).
+/// the library is never closed (its code runs until exit). Not through the
+/// registry's plugin loader: that publishes a module's classes once, and
+/// refuses a second provider of the same class paths, which is what the
+/// copies of two builds are.
 std::unique_ptr<AttentionBackend> load_backend(const std::string& file) {
   void* handle = dlopen(file.c_str(), RTLD_NOW | RTLD_LOCAL);
   if (handle == nullptr) throw std::runtime_error("dlopen " + file + ": " + dlerror());
@@ -82,18 +86,13 @@ struct Shape {
   int batch = 0, context = 0;
 };
 
-std::vector<Shape> parse_shapes(const std::string& text) {
+std::vector<Shape> parse_shapes(const std::vector<std::string>& items) {
   std::vector<Shape> shapes;
-  std::size_t at = 0;
-  while (at < text.size()) {
-    std::size_t end = text.find(',', at);
-    if (end == std::string::npos) end = text.size();
-    const std::string item = text.substr(at, end - at);
+  for (const std::string& item : items) {
     Shape s;
     if (std::sscanf(item.c_str(), "%dx%d", &s.batch, &s.context) != 2 || s.batch < 1 || s.context < 2)
       throw std::runtime_error("bad shape '" + item + "' (BATCHxCONTEXT, e.g. 4x16384)");
     shapes.push_back(s);
-    at = end + 1;
   }
   return shapes;
 }
@@ -195,42 +194,34 @@ Result measure(Case& c, const std::vector<std::unique_ptr<AttentionBackend>> (&b
   return r;
 }
 
-const char* kDefaultShapes =
-    "1x1024,1x4096,1x16384,1x32768,4x1024,4x4096,4x16384,4x32768,16x1024,16x4096,32x1024,32x4096";
-
 int run(int argc, char** argv) {
+  CLI::App app{
+      "An A/B of two builds of the CPU_ATTN plugin in one process (usage at the top of ab_plugins.cpp)"};
   std::vector<std::string> files;
-  std::string shapes_text = kDefaultShapes;
+  std::vector<std::string> shape_items = {"1x1024",  "1x4096",  "1x16384", "1x32768", "4x1024",  "4x4096",
+                                          "4x16384", "4x32768", "16x1024", "16x4096", "32x1024", "32x4096"};
   double seconds = 2.0;
   int sweeps = 2;
   int placements = 4;
   std::string pause_file;
-  for (int i = 1; i < argc; ++i) {
-    const std::string arg = argv[i];
-    if ((arg == "--shapes" || arg == "--seconds" || arg == "--sweeps" || arg == "--placements" ||
-         arg == "--pause-while") &&
-        i + 1 < argc) {
-      const std::string value = argv[++i];
-      if (arg == "--pause-while") pause_file = value;
-      if (arg == "--shapes") shapes_text = value;
-      if (arg == "--seconds") seconds = std::stod(value);
-      if (arg == "--sweeps") sweeps = std::stoi(value);
-      if (arg == "--placements") placements = std::stoi(value);
-    } else if (arg.rfind("--", 0) == 0) {
-      std::fprintf(stderr, "unknown option %s\n", arg.c_str());
-      return 2;
-    } else {
-      files.push_back(arg);
-    }
-  }
-  if (files.size() != 2 || seconds <= 0 || sweeps < 1 || placements < 1) {
-    std::fprintf(stderr,
-                 "usage: %s BASE.so NEW.so [--shapes 1x1024,4x16384] [--seconds 2] [--sweeps 2] "
-                 "[--placements 4] [--pause-while FILE]\n"
-                 "(two builds of attnreg/backends/cpu_attn.so)\n",
-                 argv[0]);
-    return 2;
-  }
+  app.add_option("builds", files, "BASE.so NEW.so: two builds of attnreg/backends/cpu_attn.so")
+      ->required()
+      ->expected(2)
+      ->check(CLI::ExistingFile);
+  app.add_option("--shapes", shape_items, "Decode shapes BATCHxCONTEXT, comma-separated")
+      ->delimiter(',')
+      ->capture_default_str();
+  app.add_option("--seconds", seconds, "Seconds of alternated forwards per shape and sweep")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  app.add_option("--sweeps", sweeps, "Sweeps over the shapes")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  app.add_option("--placements", placements, "Impls (and library copies) per build")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  app.add_option("--pause-while", pause_file, "Wait before each shape while this file exists");
+  CLI11_PARSE(app, argc, argv);
   // Copy k of each build for placement k: each copy is a new file, so its code
   // lands in other physical pages (which moves a build by 1-3%; notes,
   // attempt 56). Loaded in alternating order, the files removed once loaded.
@@ -249,7 +240,7 @@ int run(int argc, char** argv) {
       }
     std::filesystem::remove_all(dir);
   }
-  const std::vector<Shape> shapes = parse_shapes(shapes_text);
+  const std::vector<Shape> shapes = parse_shapes(shape_items);
   const int threads = omp_get_max_threads();
   perf::MachineFloorOptions probe_options;
   probe_options.num_threads = threads;
