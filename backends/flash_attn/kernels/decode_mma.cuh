@@ -141,6 +141,11 @@ __global__ void __launch_bounds__(MmaCfg<D, kStagesN>::kThreads)
   // same change cost the 2-stage plans 1.3-2%, so they keep the immediate
   // check (decode step 25 of docs/notes/flash_attn.md).
   constexpr bool kDeferTableCheck = kStages == 3;
+  // What the lookahead holds for group i: its row_request, or (table checked
+  // at once) its row_offset.
+  auto lookahead = [&](int i) -> long long {
+    return kDeferTableCheck ? row_request(i) : row_offset(row_request(i));
+  };
   // Copies of group i's rows (offsets in lanes 0..15 of `off`) into its stage.
   // Keys past the range are zero-filled (so that P = 0 times V is 0); a
   // group whose keys are all in range uses the copy without the zero-fill
@@ -189,9 +194,7 @@ __global__ void __launch_bounds__(MmaCfg<D, kStagesN>::kThreads)
     if (s < num_groups) load_group(s, offs[s]);
     cp_async_commit();
   }
-  // The next group to issue: its row_request, or (kDeferTableCheck false)
-  // its row_offset.
-  long long ahead = kDeferTableCheck ? row_request(kStages - 1) : row_offset(row_request(kStages - 1));
+  long long ahead = lookahead(kStages - 1);  // the next group to issue
 
   // Output, transposed: m-tile mt holds dims 16 mt + g (e 0, 1) and
   // 16 mt + g + 8 (e 2, 3) of heads 2 t4 + (e % 2).
@@ -213,7 +216,7 @@ __global__ void __launch_bounds__(MmaCfg<D, kStagesN>::kThreads)
     const int nxt = i + kStages - 1;
     if (nxt < num_groups) load_group(nxt, offs[kStages - 2]);
     cp_async_commit();
-    ahead = kDeferTableCheck ? row_request(nxt + 1) : row_offset(row_request(nxt + 1));
+    ahead = lookahead(nxt + 1);
     const unsigned valid = __ballot_sync(0xffffffffu, off >= 0);  // bit kk: key kk of group i
 
     const unsigned char* sk = ring + (i % kStages) * Cfg::kStageBytes;
