@@ -8,7 +8,7 @@
 //     gathering the row offsets through the block table one group ahead, so
 //     the loop has no CTA-wide barrier;
 //   - rows sit at a power-of-two pitch with their 16-byte chunks permuted
-//     (chunk c of row r at c ^ (r % 8)): ldmatrix is conflict-free, and each
+//     (chunk c of row r at c ^ (r % 8), PitchedRows): ldmatrix is conflict-free, and each
 //     128-byte line of the cache lands in one aligned 128-byte piece of
 //     shared memory. (Rows padded by 16 bytes instead made the copies of
 //     every line straddle two pieces, which cost 1.5x the L2 sector lookups
@@ -40,10 +40,152 @@ __device__ __forceinline__ void mma16816_top_rows(float (&c)[4], std::uint32_t a
   mma16816<T>(c, {a0, 0u, a2, 0u}, b0, b1);
 }
 
-/// Byte offset of 16-byte chunk c of row r in a ring stage of pitch kPitch.
+/// Where 16-byte chunk c of row r lives in one half (K or V) of a ring stage
+/// of the tensor-core kernel: rows at a power-of-two pitch kPitch, chunk c
+/// at c ^ (r % 8) (decode_mma_kernel's own cp.async copies place them so).
 template <int kPitch>
-__device__ __forceinline__ int chunk_at(int r, int c) {
-  return r * kPitch + ((c ^ (r & 7)) << 4);
+struct PitchedRows {
+  static __device__ __forceinline__ int at(int r, int c) { return r * kPitch + ((c ^ (r & 7)) << 4); }
+};
+
+/// One warp's share of a decode CTA's attention over its key groups: the
+/// running max of head g (the same in its 4 lanes), this lane's share of
+/// that head's running sum, and the output transposed (m-tile mt holds dims
+/// 16 mt + g (e 0, 1) and 16 mt + g + 8 (e 2, 3) of heads 2 t4 + (e % 2)).
+template <int D>
+struct WarpAttention {
+  float acc[D / 16][4];
+  float m_run;
+  float l_part;
+
+  __device__ __forceinline__ void reset() {
+#pragma unroll
+    for (int mt = 0; mt < D / 16; ++mt)
+#pragma unroll
+      for (int e = 0; e < 4; ++e) acc[mt][e] = 0.0f;
+    m_run = -INFINITY;
+    l_part = 0.0f;
+  }
+};
+
+/// The query rows of a decode CTA as the A operand of the score mma (row g =
+/// head h0 + g; rows >= nh and 8..15 are 0).
+template <class T, int D>
+__device__ __forceinline__ void load_query_fragments(const KernelParams& p, int token, int h0, int nh,
+                                                     std::uint32_t (&qa)[D / 16][2]) {
+  const int g = (threadIdx.x % 32) / 4, t4 = threadIdx.x % 4;
+  const T* qrow = static_cast<const T*>(p.q) + token * p.q_stride_t + (h0 + g) * p.q_stride_h;
+#pragma unroll
+  for (int ks = 0; ks < D / 16; ++ks) {
+    qa[ks][0] = g < nh ? *reinterpret_cast<const std::uint32_t*>(qrow + ks * 16 + 2 * t4) : 0u;
+    qa[ks][1] = g < nh ? *reinterpret_cast<const std::uint32_t*>(qrow + ks * 16 + 8 + 2 * t4) : 0u;
+  }
+}
+
+/// Attends one group of 16 keys whose K rows are at sk and V rows at sv,
+/// Layout::at(row, chunk) locating 16-byte chunks in either; bit kk of valid
+/// says key kk counts (the others score -inf, and their V rows must be
+/// finite: zero-filled or real keys, since P = 0 times NaN is NaN).
+template <class T, int D, class Layout>
+__device__ __forceinline__ void attend_group(WarpAttention<D>& w, const std::uint32_t (&qa)[D / 16][2],
+                                             const unsigned char* sk, const unsigned char* sv, unsigned valid,
+                                             float scale, float softcap) {
+  const int lane = threadIdx.x % 32, t4 = lane % 4;
+  // ---- scores: n-tile h covers keys 8h..8h+7; two accumulators per n-tile halve the chain ----
+  float sc[2][2];
+#pragma unroll
+  for (int nt = 0; nt < 2; ++nt) {
+    float c0[4] = {0.0f, 0.0f, 0.0f, 0.0f}, c1[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+#pragma unroll
+    for (int kp = 0; kp < D / 32; ++kp) {
+      std::uint32_t b[4];
+      ldmatrix_x4(b, sk + Layout::at(nt * 8 + lane % 8, kp * 4 + lane / 8));
+      mma16816_top_rows<T>(c0, qa[2 * kp][0], qa[2 * kp][1], b[0], b[1]);
+      mma16816_top_rows<T>(c1, qa[2 * kp + 1][0], qa[2 * kp + 1][1], b[2], b[3]);
+    }
+#pragma unroll
+    for (int e = 0; e < 2; ++e) {
+      const int kk = nt * 8 + 2 * t4 + e;
+      sc[nt][e] = (valid >> kk) & 1u ? soft_cap((c0[e] + c1[e]) * scale, softcap) : -INFINITY;
+    }
+  }
+  // ---- online softmax on the fragments: head g's 16 scores are in lanes 4g..4g+3 ----
+  float mx = fmaxf(fmaxf(sc[0][0], sc[0][1]), fmaxf(sc[1][0], sc[1][1]));
+  mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
+  mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
+  const float m_new = fmaxf(w.m_run, mx);
+  const float corr = m_new == -INFINITY ? 1.0f : __expf(w.m_run - m_new);
+  w.m_run = m_new;
+  float pr[2][2];
+#pragma unroll
+  for (int nt = 0; nt < 2; ++nt)
+#pragma unroll
+    for (int e = 0; e < 2; ++e) pr[nt][e] = m_new == -INFINITY ? 0.0f : __expf(sc[nt][e] - m_new);
+  w.l_part = w.l_part * corr + (pr[0][0] + pr[0][1]) + (pr[1][0] + pr[1][1]);
+  // ---- values, transposed: O^T (dims x heads) += V^T P^T. The score
+  // fragments are already P^T's B fragments (keys 2 t4.., head g), and no
+  // mma row is padding (O = P V with heads as rows wasted half of them) ----
+  const std::uint32_t b0 = pack2<T>(pr[0][0], pr[0][1]), b1 = pack2<T>(pr[1][0], pr[1][1]);
+  const float corr_lo = __shfl_sync(0xffffffffu, corr, 8 * t4);      // head 2 t4
+  const float corr_hi = __shfl_sync(0xffffffffu, corr, 8 * t4 + 4);  // head 2 t4 + 1
+#pragma unroll
+  for (int mt = 0; mt < D / 16; ++mt) {
+    std::uint32_t a[4];
+    ldmatrix_x4_trans(a, sv + Layout::at(lane % 8 + 8 * (lane / 16), 2 * mt + (lane / 8) % 2));
+    w.acc[mt][0] *= corr_lo;
+    w.acc[mt][1] *= corr_hi;
+    w.acc[mt][2] *= corr_lo;
+    w.acc[mt][3] *= corr_hi;
+    mma16816<T>(w.acc[mt], a, b0, b1);
+  }
+}
+
+/// Combines the kWarps warps' WarpAttention (log-sum-exp merge) through
+/// s_ml and s_acc (kWarps x HP x D floats, memory no copy writes any more)
+/// and stores the CTA's result for row w. Every thread of the CTA calls it.
+template <class T, int D, int HP, int kWarps>
+__device__ __forceinline__ void merge_warps_and_store(const KernelParams& p, int num_splits,
+                                                      const DecodeRow& w, const WarpAttention<D>& wa,
+                                                      float2 (&s_ml)[kWarps][HP], float* s_acc) {
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  const int g = lane / 4, t4 = lane % 4;
+  const int nh = w.nh;
+  float l_sum = wa.l_part;
+  l_sum += __shfl_xor_sync(0xffffffffu, l_sum, 1);
+  l_sum += __shfl_xor_sync(0xffffffffu, l_sum, 2);
+  if (t4 == 0 && g < HP) s_ml[warp][g] = make_float2(wa.m_run, l_sum);
+  __syncthreads();  // every warp left its loop (the rings become the merge buffer); s_ml complete
+#pragma unroll
+  for (int e = 0; e < 2; ++e) {
+    const int h = 2 * t4 + e;
+    if (h < nh) {
+      float m_all = -INFINITY;
+#pragma unroll
+      for (int v = 0; v < kWarps; ++v) m_all = fmaxf(m_all, s_ml[v][h].x);
+      const float m_own = s_ml[warp][h].x;
+      const float wgt = m_own == -INFINITY ? 0.0f : __expf(m_own - m_all);
+#pragma unroll
+      for (int mt = 0; mt < D / 16; ++mt) {
+        s_acc[(warp * HP + h) * D + 16 * mt + g] = wa.acc[mt][e] * wgt;
+        s_acc[(warp * HP + h) * D + 16 * mt + g + 8] = wa.acc[mt][e + 2] * wgt;
+      }
+    }
+  }
+  __syncthreads();
+  for (int idx = threadIdx.x; idx < nh * D; idx += kWarps * 32) {
+    const int h = idx / D, d = idx % D;
+    float m_all = -INFINITY;
+#pragma unroll
+    for (int v = 0; v < kWarps; ++v) m_all = fmaxf(m_all, s_ml[v][h].x);
+    float a = 0.0f, sum = 0.0f;
+#pragma unroll
+    for (int v = 0; v < kWarps; ++v) {
+      const float2 ml = s_ml[v][h];
+      sum += ml.x == -INFINITY ? 0.0f : ml.y * __expf(ml.x - m_all);
+      a += s_acc[(v * HP + h) * D + d];
+    }
+    store_decode_result<T, D>(p, num_splits, w.split, w.token, w.h0 + h, d, m_all, sum, a);
+  }
 }
 
 /// Compile-time shape of the tensor-core decode kernel with kStagesN-deep
@@ -76,7 +218,7 @@ __global__ void __launch_bounds__(MmaCfg<D, kStagesN>::kThreads)
   constexpr int kGroup = Cfg::kGroup, kWarps = Cfg::kWarps, kStages = Cfg::kStages, kPitch = Cfg::kPitch;
   constexpr int kKSteps = D / 16;
   static_assert(HP <= 8, "head rows live in rows 0..7 of the mma tile");
-  extern __shared__ __align__(128) unsigned char smem[];  // 128-byte pieces: see chunk_at
+  extern __shared__ __align__(128) unsigned char smem[];  // 128-byte pieces: see PitchedRows
   __shared__ float2 s_ml[kWarps][HP];                     // each warp's (max, sum) per head
   static_assert(HP <= kHeadsPerCta && sizeof(s_ml) <= Cfg::kStaticSmem,
                 "static shared memory beyond what decode_shared_memory counts");
@@ -90,16 +232,14 @@ __global__ void __launch_bounds__(MmaCfg<D, kStagesN>::kThreads)
   allow_dependent_launch();  // the split merge (if any) may be scheduled as the last CTAs run
   DecodeRow w;
   if (!decode_row<HP, Cfg::kTile>(p, num_splits, dq, w)) return;
-  const int split = w.split, kvh = w.kvh, h0 = w.h0, nh = w.nh, r = w.r, token = w.token;
-  const int lo = w.lo, hi = w.hi;
+  const int kvh = w.kvh, lo = w.lo, hi = w.hi;
 
-  const int* bt_row = p.block_table + r * p.bt_stride;
+  const int* bt_row = p.block_table + w.r * p.bt_stride;
   const unsigned char* kbase = static_cast<const unsigned char*>(p.k_cache) + kvh * Cfg::kRowBytes;
   const unsigned char* vbase = static_cast<const unsigned char*>(p.v_cache) + kvh * Cfg::kRowBytes;
   const long long row_stride = static_cast<long long>(p.num_kv_heads) * Cfg::kRowBytes;
   const long long block_stride = p.cache_stride_block * 2;
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
-  const int g = lane / 4, t4 = lane % 4;
   unsigned char* ring = smem + warp * Cfg::kRingBytes;
   // This warp's groups: keys [group_lo(i), group_lo(i) + 16) for i < num_groups.
   const int first = lo + warp * kGroup;
@@ -161,7 +301,7 @@ __global__ void __launch_bounds__(MmaCfg<D, kStagesN>::kThreads)
       const int kk = u_all / Cfg::kUnits, u = u_all % Cfg::kUnits;
       const long long o = __shfl_sync(0xffffffffu, off, kk);
       const bool ok = o >= 0;
-      const int at = chunk_at<kPitch>(kk, u);
+      const int at = PitchedRows<kPitch>::at(kk, u);
       if (full) {
         cp_async16_l2(sk + at, (ok ? kbase + o : kbase) + u * 16);
         cp_async16_l2(sv + at, (ok ? vbase + o : vbase) + u * 16);
@@ -172,16 +312,8 @@ __global__ void __launch_bounds__(MmaCfg<D, kStagesN>::kThreads)
     }
   };
 
-  // Query rows as the A operand (row g = head g; rows >= nh and 8..15 are 0).
   std::uint32_t qa[kKSteps][2];
-  {
-    const T* qrow = static_cast<const T*>(p.q) + token * p.q_stride_t + (h0 + g) * p.q_stride_h;
-#pragma unroll
-    for (int ks = 0; ks < kKSteps; ++ks) {
-      qa[ks][0] = g < nh ? *reinterpret_cast<const std::uint32_t*>(qrow + ks * 16 + 2 * t4) : 0u;
-      qa[ks][1] = g < nh ? *reinterpret_cast<const std::uint32_t*>(qrow + ks * 16 + 8 + 2 * t4) : 0u;
-    }
-  }
+  load_query_fragments<T, D>(p, w.token, w.h0, w.nh, qa);
 
   // Offsets of group i live in a register of lanes 0..15 from when its copies
   // are issued until it is consumed.
@@ -196,15 +328,8 @@ __global__ void __launch_bounds__(MmaCfg<D, kStagesN>::kThreads)
   }
   long long ahead = lookahead(kStages - 1);  // the next group to issue
 
-  // Output, transposed: m-tile mt holds dims 16 mt + g (e 0, 1) and
-  // 16 mt + g + 8 (e 2, 3) of heads 2 t4 + (e % 2).
-  float acc[D / 16][4];
-#pragma unroll
-  for (int mt = 0; mt < D / 16; ++mt)
-#pragma unroll
-    for (int e = 0; e < 4; ++e) acc[mt][e] = 0.0f;
-  float m_run = -INFINITY;  // running max of head g (same in its 4 lanes)
-  float l_part = 0.0f;      // this lane's share of head g's running sum
+  WarpAttention<D> wa;
+  wa.reset();
 
   for (int i = 0; i < num_groups; ++i) {
     const long long off = offs[0];
@@ -220,95 +345,11 @@ __global__ void __launch_bounds__(MmaCfg<D, kStagesN>::kThreads)
     const unsigned valid = __ballot_sync(0xffffffffu, off >= 0);  // bit kk: key kk of group i
 
     const unsigned char* sk = ring + (i % kStages) * Cfg::kStageBytes;
-    const unsigned char* sv = sk + kGroup * kPitch;
-    // ---- scores: n-tile h covers keys 8h..8h+7; two accumulators per n-tile halve the chain ----
-    float sc[2][2];
-#pragma unroll
-    for (int nt = 0; nt < 2; ++nt) {
-      float c0[4] = {0.0f, 0.0f, 0.0f, 0.0f}, c1[4] = {0.0f, 0.0f, 0.0f, 0.0f};
-#pragma unroll
-      for (int kp = 0; kp < D / 32; ++kp) {
-        std::uint32_t b[4];
-        ldmatrix_x4(b, sk + chunk_at<kPitch>(nt * 8 + lane % 8, kp * 4 + lane / 8));
-        mma16816_top_rows<T>(c0, qa[2 * kp][0], qa[2 * kp][1], b[0], b[1]);
-        mma16816_top_rows<T>(c1, qa[2 * kp + 1][0], qa[2 * kp + 1][1], b[2], b[3]);
-      }
-#pragma unroll
-      for (int e = 0; e < 2; ++e) {
-        const int kk = nt * 8 + 2 * t4 + e;
-        sc[nt][e] = (valid >> kk) & 1u ? soft_cap((c0[e] + c1[e]) * p.scale, p.softcap) : -INFINITY;
-      }
-    }
-    // ---- online softmax on the fragments: head g's 16 scores are in lanes 4g..4g+3 ----
-    float mx = fmaxf(fmaxf(sc[0][0], sc[0][1]), fmaxf(sc[1][0], sc[1][1]));
-    mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
-    mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
-    const float m_new = fmaxf(m_run, mx);
-    const float corr = m_new == -INFINITY ? 1.0f : __expf(m_run - m_new);
-    m_run = m_new;
-    float pr[2][2];
-#pragma unroll
-    for (int nt = 0; nt < 2; ++nt)
-#pragma unroll
-      for (int e = 0; e < 2; ++e) pr[nt][e] = m_new == -INFINITY ? 0.0f : __expf(sc[nt][e] - m_new);
-    l_part = l_part * corr + (pr[0][0] + pr[0][1]) + (pr[1][0] + pr[1][1]);
-    // ---- values, transposed: O^T (dims x heads) += V^T P^T. The score
-    // fragments are already P^T's B fragments (keys 2 t4.., head g), and no
-    // mma row is padding (O = P V with heads as rows wasted half of them) ----
-    const std::uint32_t b0 = pack2<T>(pr[0][0], pr[0][1]), b1 = pack2<T>(pr[1][0], pr[1][1]);
-    const float corr_lo = __shfl_sync(0xffffffffu, corr, 8 * t4);      // head 2 t4
-    const float corr_hi = __shfl_sync(0xffffffffu, corr, 8 * t4 + 4);  // head 2 t4 + 1
-#pragma unroll
-    for (int mt = 0; mt < D / 16; ++mt) {
-      std::uint32_t a[4];
-      ldmatrix_x4_trans(a, sv + chunk_at<kPitch>(lane % 8 + 8 * (lane / 16), 2 * mt + (lane / 8) % 2));
-      acc[mt][0] *= corr_lo;
-      acc[mt][1] *= corr_hi;
-      acc[mt][2] *= corr_lo;
-      acc[mt][3] *= corr_hi;
-      mma16816<T>(acc[mt], a, b0, b1);
-    }
+    attend_group<T, D, PitchedRows<kPitch>>(wa, qa, sk, sk + kGroup * kPitch, valid, p.scale, p.softcap);
   }
   cp_async_wait<0>();
 
-  // ---- merge the warps: (max, sum) per head, then the rescaled outputs ----
-  float l_sum = l_part;
-  l_sum += __shfl_xor_sync(0xffffffffu, l_sum, 1);
-  l_sum += __shfl_xor_sync(0xffffffffu, l_sum, 2);
-  if (t4 == 0 && g < HP) s_ml[warp][g] = make_float2(m_run, l_sum);
-  __syncthreads();  // every warp left its loop (the rings become the merge buffer); s_ml complete
-  float* s_acc = reinterpret_cast<float*>(smem);  // [kWarps][HP][D]
-#pragma unroll
-  for (int e = 0; e < 2; ++e) {
-    const int h = 2 * t4 + e;
-    if (h < nh) {
-      float m_all = -INFINITY;
-#pragma unroll
-      for (int v = 0; v < kWarps; ++v) m_all = fmaxf(m_all, s_ml[v][h].x);
-      const float m_own = s_ml[warp][h].x;
-      const float wgt = m_own == -INFINITY ? 0.0f : __expf(m_own - m_all);
-#pragma unroll
-      for (int mt = 0; mt < D / 16; ++mt) {
-        s_acc[(warp * HP + h) * D + 16 * mt + g] = acc[mt][e] * wgt;
-        s_acc[(warp * HP + h) * D + 16 * mt + g + 8] = acc[mt][e + 2] * wgt;
-      }
-    }
-  }
-  __syncthreads();
-  for (int idx = threadIdx.x; idx < nh * D; idx += Cfg::kThreads) {
-    const int h = idx / D, d = idx % D;
-    float m_all = -INFINITY;
-#pragma unroll
-    for (int v = 0; v < kWarps; ++v) m_all = fmaxf(m_all, s_ml[v][h].x);
-    float a = 0.0f, sum = 0.0f;
-#pragma unroll
-    for (int v = 0; v < kWarps; ++v) {
-      const float2 ml = s_ml[v][h];
-      sum += ml.x == -INFINITY ? 0.0f : ml.y * __expf(ml.x - m_all);
-      a += s_acc[(v * HP + h) * D + d];
-    }
-    store_decode_result<T, D>(p, num_splits, split, token, h0 + h, d, m_all, sum, a);
-  }
+  merge_warps_and_store<T, D, HP, kWarps>(p, num_splits, w, wa, s_ml, reinterpret_cast<float*>(smem));
 }
 
 }  // namespace

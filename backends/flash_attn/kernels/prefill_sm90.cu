@@ -24,13 +24,13 @@
 // output are prefill_tile.cuh's, shared with the mma.sync kernel. Serves
 // 16-bit caches with head size 64 or 128 on compute capability 9.0 when the
 // build has sm_90a code; everything else takes prefill.cu's kernel.
-#include <cuda.h>  // CUtensorMap and its enums (the encoder comes through the runtime)
-#include <cudaTypedefs.h>
+#include <cuda.h>  // CUtensorMap
 #include <cuda_runtime.h>
 
 #include <cstdlib>
 #include <type_traits>
 
+#include "cache_tensor_map.hpp"
 #include "common.cuh"
 #include "decode.cuh"
 #include "prefill_tile.cuh"
@@ -44,12 +44,12 @@ constexpr int kConsumers = 2;                     // consumer warpgroups, 64 row
 constexpr int kThreads = 128 * (kConsumers + 1);  // plus the producer warpgroup
 // ([[maybe_unused]]: constants only the sm_90a pass of the kernel body reads.)
 [[maybe_unused]] constexpr int kConsumerThreads = 128 * kConsumers;
-constexpr int kBM = 64 * kConsumers;  // query rows per CTA
-constexpr int kBN = 128;              // keys per K/V tile
-constexpr int kStages = 2;            // K and V rings
-constexpr int kGroupKeys = 16;        // keys per TMA box (block sizes are multiples of 16)
+constexpr int kBM = 64 * kConsumers;       // query rows per CTA
+constexpr int kBN = 128;                   // keys per K/V tile
+constexpr int kStages = 2;                 // K and V rings
+constexpr int kGroupKeys = kCacheBoxRows;  // keys per TMA box (block sizes are multiples of 16)
 [[maybe_unused]] constexpr int kGroups = kBN / kGroupKeys;
-constexpr int kSlab = 64;  // elements per 128-byte swizzled row
+constexpr int kSlab = kCacheBoxCols;  // elements per 128-byte swizzled row
 constexpr int kSwizzleRowBytes = 128;
 constexpr int kSwizzleAtomBytes = 8 * kSwizzleRowBytes;  // 8 rows: the swizzle pattern's period
 [[maybe_unused]] constexpr int kProducerRegs = 40,
@@ -323,38 +323,6 @@ bool portable_prefill_forced() {
     return v != nullptr && v[0] != '\0' && v[0] != '0';
   }();
   return forced;
-}
-
-/// cuTensorMapEncodeTiled from the driver, through the runtime (so the
-/// plugin never links libcuda); null when the driver has none.
-PFN_cuTensorMapEncodeTiled_v12000 tensor_map_encoder() {
-  static const auto encode = [] {
-    void* fn = nullptr;
-    cudaDriverEntryPointQueryResult found{};
-    if (cudaGetDriverEntryPointByVersion("cuTensorMapEncodeTiled", &fn, 12000, cudaEnableDefault, &found) !=
-            cudaSuccess ||
-        found != cudaDriverEntryPointSuccess)
-      fn = nullptr;
-    return reinterpret_cast<PFN_cuTensorMapEncodeTiled_v12000>(fn);
-  }();
-  return encode;
-}
-
-/// The tensor map of one cache half as [num_blocks][block_size][Hkv * D]
-/// (innermost last here, first in the map), read in boxes of 16 slots x 64
-/// elements with the 128-byte swizzle; false when the driver refuses it.
-bool encode_cache_map(CUtensorMap& map, void* base, const KernelParams& p, bool bf16) {
-  const auto encode = tensor_map_encoder();
-  if (encode == nullptr) return false;
-  const cuuint64_t row = static_cast<cuuint64_t>(p.num_kv_heads) * p.head_size;
-  const cuuint64_t dims[3] = {row, static_cast<cuuint64_t>(p.block_size),
-                              static_cast<cuuint64_t>(p.num_blocks)};
-  const cuuint64_t strides[2] = {row * 2, static_cast<cuuint64_t>(p.cache_stride_block) * 2};  // bytes
-  const cuuint32_t box[3] = {kSlab, kGroupKeys, 1};
-  const cuuint32_t unit[3] = {1, 1, 1};
-  return encode(&map, bf16 ? CU_TENSOR_MAP_DATA_TYPE_BFLOAT16 : CU_TENSOR_MAP_DATA_TYPE_FLOAT16, 3, base,
-                dims, strides, box, unit, CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_128B,
-                CU_TENSOR_MAP_L2_PROMOTION_L2_256B, CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE) == CUDA_SUCCESS;
 }
 
 template <class T, int D>
