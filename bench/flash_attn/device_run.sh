@@ -22,28 +22,40 @@ for stage in "$@"; do
         grep -E "^\[  (PASSED|FAILED|SKIPPED)|tests? ran" "$out/tests_portable$portable.log" | head -20
         grep -B2 -A8 "Failure" "$out/tests_portable$portable.log" | head -80
       done
-      # Once more with the decode kernel's 2-stage rings pinned (the scheduler
-      # picks them only for splits of 640 keys and more, which the test
-      # batches do not have); the prefill-only cases are left out.
-      ATTNREG_FLASH_ATTN_DECODE_RING_STAGES=2 "$tests" --gtest_filter='-*long_prefill*:*all_prefill*' \
-        >"$out/tests_ring2.log" 2>&1
-      echo "tests (ATTNREG_FLASH_ATTN_DECODE_RING_STAGES=2) rc=$?"
-      grep -E "^\[  (PASSED|FAILED)|tests? ran" "$out/tests_ring2.log" | head -20
-      grep -B2 -A8 "Failure" "$out/tests_ring2.log" | head -80 ;;
+      # Then with the 16-bit decode kernel pinned: the Hopper (TMA) kernel for
+      # every batch it can serve (the plan gives it rows of at most 6 splits,
+      # and the test batches split more), or the cp.async kernel, each with
+      # the 3-stage rings and with the 2-stage ones (the scheduler picks those
+      # only for splits of 640 keys and more, which the test batches do not
+      # have); the prefill-only cases are left out.
+      for variant in "0 1" "2 1" "0 0" "2 0"; do
+        ring=${variant% *} tma=${variant#* }
+        log=$out/tests_ring${ring}_tma$tma.log
+        ATTNREG_FLASH_ATTN_DECODE_RING_STAGES=$ring ATTNREG_FLASH_ATTN_DECODE_TMA=$tma "$tests" \
+          --gtest_filter='-*long_prefill*:*all_prefill*' >"$log" 2>&1
+        echo "tests (ATTNREG_FLASH_ATTN_DECODE_RING_STAGES=$ring ATTNREG_FLASH_ATTN_DECODE_TMA=$tma) rc=$?"
+        grep -E "^\[  (PASSED|FAILED)|tests? ran" "$log" | head -20
+        grep -B2 -A8 "Failure" "$log" | head -80
+      done ;;
     sanitize)
       for tool in memcheck racecheck; do
         timeout 240 compute-sanitizer --tool $tool --error-exitcode 3 "$tests" --gtest_brief=1 >"$out/$tool.log" 2>&1
         echo "$tool rc=$?"
         grep -E "ERROR SUMMARY|RACECHECK SUMMARY|tests? ran|FAILED" "$out/$tool.log" | head -8
-        ATTNREG_FLASH_ATTN_DECODE_RING_STAGES=2 timeout 120 compute-sanitizer --tool $tool --error-exitcode 3 \
-          "$tests" --gtest_brief=1 --gtest_filter='*decode*:*d128_bf16*:*d256*:*Graph*' >"$out/${tool}_ring2.log" 2>&1
-        echo "$tool (2-stage rings) rc=$?"
+        ATTNREG_FLASH_ATTN_DECODE_RING_STAGES=2 ATTNREG_FLASH_ATTN_DECODE_TMA=1 timeout 120 compute-sanitizer \
+          --tool $tool --error-exitcode 3 "$tests" --gtest_brief=1 --gtest_filter='*decode*:*d128_bf16*:*d256*:*Graph*' \
+          >"$out/${tool}_ring2.log" 2>&1
+        echo "$tool (2-stage rings, TMA kernel) rc=$?"
         grep -E "ERROR SUMMARY|RACECHECK SUMMARY|tests? ran|FAILED" "$out/${tool}_ring2.log" | head -8
+        ATTNREG_FLASH_ATTN_DECODE_TMA=1 timeout 120 compute-sanitizer --tool $tool --error-exitcode 3 \
+          "$tests" --gtest_brief=1 --gtest_filter='*decode*:*d128_bf16*:*d256*:*Graph*' >"$out/${tool}_tma1.log" 2>&1
+        echo "$tool (TMA kernel) rc=$?"
+        grep -E "ERROR SUMMARY|RACECHECK SUMMARY|tests? ran|FAILED" "$out/${tool}_tma1.log" | head -8
       done ;;
     ncu)
       # One launch of each of our kernels on the headline shapes, for the optimisation log.
       sections="--section SpeedOfLight --section Occupancy --section LaunchStats --section WarpStateStats"
-      ncu --clock-control none -k regex:"decode(_mma)?_kernel" -c 1 $sections --section MemoryWorkloadAnalysis \
+      ncu --clock-control none -k regex:"decode(_mma|_tma)?_kernel" -c 1 $sections --section MemoryWorkloadAnalysis \
         python3 bench/flash_attn/bench_flash_attn.py --lib "$bundle/lib/libattnreg_fa_bench.so" --out /tmp \
         --only decode --batches 64 --lens 16384 --iters 1 --peers off >"$out/ncu_decode.txt" 2>&1
       echo "ncu decode rc=$?"

@@ -6,7 +6,9 @@
 // copies stay in flight while the kernel computes on earlier rows.
 //   - 16-bit cache: decode_mma_kernel (decode_mma.cuh), scores and P*V on the
 //     tensor cores (mma m16n8k16), each warp streaming its own share of the
-//     keys through its own ring.
+//     keys through its own ring; on compute capability 9.0, without a
+//     sliding window and for head sizes 64, 128 and 256, decode_tma_kernel
+//     (decode_tma.cuh), the same with the rings filled by bulk tensor copies.
 //   - fp8 cache: decode_kernel below (4 warps sharing one ring), CUDA cores,
 //     dequantising from shared memory (k_scale folded into the query,
 //     v_scale into the output):
@@ -22,6 +24,7 @@
 #include <cuda_runtime.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <type_traits>
 
 #include "common.cuh"
@@ -377,6 +380,7 @@ __global__ void __launch_bounds__(kThreads, HP == 4 ? 4 : 2)
 }  // namespace attnreg::flash_attn
 
 #include "decode_mma.cuh"
+#include "decode_tma.cuh"
 
 namespace attnreg::flash_attn {
 namespace {
@@ -477,12 +481,64 @@ template <class T, int D, int HP, int kStages>
 using MmaInst =
     KernelInst<decode_mma_kernel<T, D, HP, kStages>, MmaCfg<D, kStages>::kSmem, MmaCfg<D, kStages>::kThreads>;
 
+/// The tensor maps of the two cache halves that decode_tma_kernel reads.
+struct CacheMaps {
+  CUtensorMap k, v;
+};
+
+/// The Hopper (TMA) kernel instance for a 16-bit cache and kStages-deep rings.
+template <class T, int D, int HP, int kStages>
+struct TmaInst {
+  using Base = KernelInst<decode_tma_kernel<T, D, HP, kStages>, TmaCfg<D, kStages>::kSmem,
+                          TmaCfg<D, kStages>::kThreads>;
+  static int ctas_per_sm() { return Base::ctas_per_sm(); }
+  static int launch(const KernelParams& p, dim3 grid, cudaStream_t s, int num_splits, int dq,
+                    const CacheMaps& maps) {
+    if (int rc = Base::prepare(); rc != 0) return rc;
+    decode_tma_kernel<T, D, HP, kStages>
+        <<<grid, TmaCfg<D, kStages>::kThreads, TmaCfg<D, kStages>::kSmem, s>>>(maps.k, maps.v, p, num_splits,
+                                                                               dq);
+    return 0;
+  }
+};
+
+/// ATTNREG_FLASH_ATTN_DECODE_TMA=0 keeps every 16-bit decode on
+/// decode_mma_kernel's cp.async rings, =1 puts every one the Hopper kernel
+/// serves on it, whatever the plan's copy_engine says (read once; for tests
+/// of both kernels and A/B measurements). -1 when unset.
+int forced_tma_decode() {
+  static const int forced = [] {
+    const char* v = std::getenv("ATTNREG_FLASH_ATTN_DECODE_TMA");
+    return v != nullptr && (v[0] == '0' || v[0] == '1') && v[1] == '\0' ? v[0] - '0' : -1;
+  }();
+  return forced;
+}
+
+/// Whether decode_tma_kernel can serve p's decode rows: a 16-bit cache,
+/// whole 64-element slabs per head, groups starting on multiples of 16 keys
+/// (no sliding window), a compute capability 9.0 device and a build with
+/// sm_90a code for it (and ATTNREG_FLASH_ATTN_DECODE_TMA is not 0).
+template <class T, bool kFp8, int D>
+bool tma_decode_serves(const KernelParams& p) {
+  if constexpr (kFp8 || D % kCacheBoxCols != 0) {
+    return false;
+  } else {
+    static const bool has_code = [] {
+      cudaFuncAttributes attr{};
+      return cudaFuncGetAttributes(&attr, decode_tma_kernel<T, D, kHeadsPerCta, 3>) == cudaSuccess &&
+             attr.binaryVersion == 90;
+    }();
+    return p.window == 0 && forced_tma_decode() != 0 && current_device_capability() == 90 && has_code;
+  }
+}
+
 /// Launches (kind = 0) or sizes (kind = 1: CTAs per SM) the decode kernel for
-/// (T, fp8, D, HP); ring_stages picks the tensor-core kernel's ring depth (the
-/// fp8 kernel has one shape).
+/// (T, fp8, D, HP); ring_stages picks the tensor-core kernels' ring depth (the
+/// fp8 kernel has one shape), and tma the Hopper kernel (whose launch reads
+/// maps) instead of decode_mma_kernel.
 template <class T, bool kFp8, int D, int HP>
 int decode_op(int kind, const KernelParams& p, dim3 grid, cudaStream_t s, int num_splits, int dq,
-              int ring_stages) {
+              int ring_stages, bool tma, const CacheMaps* maps) {
   auto run = [&](auto inst) {
     using I = decltype(inst);
     return kind == 0 ? I::launch(p, grid, s, num_splits, dq) : I::ctas_per_sm();
@@ -490,6 +546,15 @@ int decode_op(int kind, const KernelParams& p, dim3 grid, cudaStream_t s, int nu
   if constexpr (kFp8) {
     return run(DecodeInst<T, kFp8, D, HP>{});
   } else {
+    if constexpr (D % kCacheBoxCols == 0) {
+      if (tma) {
+        auto run_tma = [&](auto inst) {
+          using I = decltype(inst);
+          return kind == 0 ? I::launch(p, grid, s, num_splits, dq, *maps) : I::ctas_per_sm();
+        };
+        return ring_stages == 2 ? run_tma(TmaInst<T, D, HP, 2>{}) : run_tma(TmaInst<T, D, HP, 3>{});
+      }
+    }
     return ring_stages == 2 ? run(MmaInst<T, D, HP, 2>{}) : run(MmaInst<T, D, HP, 3>{});
   }
 }
@@ -501,9 +566,14 @@ int launch_decode_typed(const KernelParams& p, const DecodePlan& plan, int dq) {
   const int hp = heads_per_cta(group_size);
   const dim3 grid(num_splits, p.num_kv_heads * ((group_size + hp - 1) / hp), p.num_reqs * dq);
   auto s = static_cast<cudaStream_t>(p.stream);
-  const int rc = hp == 4
-                     ? decode_op<T, kFp8, D, 4>(0, p, grid, s, num_splits, dq, plan.ring_stages)
-                     : decode_op<T, kFp8, D, kHeadsPerCta>(0, p, grid, s, num_splits, dq, plan.ring_stages);
+  CacheMaps maps;
+  const bool tma = (plan.copy_engine || forced_tma_decode() == 1) && tma_decode_serves<T, kFp8, D>(p) &&
+                   encode_cache_map(maps.k, p.k_cache, p, std::is_same_v<T, __nv_bfloat16>) &&
+                   encode_cache_map(maps.v, p.v_cache, p, std::is_same_v<T, __nv_bfloat16>);
+  const int rc =
+      hp == 4
+          ? decode_op<T, kFp8, D, 4>(0, p, grid, s, num_splits, dq, plan.ring_stages, tma, &maps)
+          : decode_op<T, kFp8, D, kHeadsPerCta>(0, p, grid, s, num_splits, dq, plan.ring_stages, tma, &maps);
   if (rc != 0) return rc;
   if (num_splits > 1) {
     cudaLaunchConfig_t cfg = {};
@@ -541,9 +611,14 @@ int launch_decode_d(const KernelParams& p, const DecodePlan& plan, int dq) {
 
 template <class T, bool kFp8, int D>
 int ctas_per_sm_typed(const KernelParams& p, int ring_stages) {
+  // Sized with the Hopper kernel where it can serve the batch, even if the
+  // plan then sends rows of many splits to the cp.async kernel: on the H100
+  // both fit the same number of CTAs per SM at every head size and depth
+  // (the TMA kernel's mbarriers and 1 KB of alignment slack do not cost one).
+  const bool tma = tma_decode_serves<T, kFp8, D>(p);
   return heads_per_cta(p.num_heads / p.num_kv_heads) == 4
-             ? decode_op<T, kFp8, D, 4>(1, p, dim3(), nullptr, 1, 1, ring_stages)
-             : decode_op<T, kFp8, D, kHeadsPerCta>(1, p, dim3(), nullptr, 1, 1, ring_stages);
+             ? decode_op<T, kFp8, D, 4>(1, p, dim3(), nullptr, 1, 1, ring_stages, tma, nullptr)
+             : decode_op<T, kFp8, D, kHeadsPerCta>(1, p, dim3(), nullptr, 1, 1, ring_stages, tma, nullptr);
 }
 
 template <class T, bool kFp8>
@@ -579,8 +654,12 @@ constexpr int decode_shared_memory_d() {
   using Fp8Small = DecodeCfg<true, D, 4, DecodeShape<true, D, 4>::kTile, DecodeShape<true, D, 4>::kStages>;
   using Fp8Wide = DecodeCfg<true, D, kHeadsPerCta, DecodeShape<true, D, kHeadsPerCta>::kTile,
                             DecodeShape<true, D, kHeadsPerCta>::kStages>;
+  // The TMA kernel's rings are the tensor-core kernel's, plus its mbarriers
+  // and alignment slack; its static arrays are the same.
+  int tma = 0;
+  if constexpr (D % kCacheBoxCols == 0) tma = TmaCfg<D, 3>::kSmem + Mma::kStaticSmem;
   return std::max({Mma::kSmem + Mma::kStaticSmem, Fp8Small::kSmem + Fp8Small::kStaticSmem,
-                   Fp8Wide::kSmem + Fp8Wide::kStaticSmem});
+                   Fp8Wide::kSmem + Fp8Wide::kStaticSmem, tma});
 }
 }  // namespace
 

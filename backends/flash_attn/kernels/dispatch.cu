@@ -37,6 +37,14 @@ constexpr int kMaxSplits = kMaxDecodeSplits;
 constexpr int kShallowRingMinKeys = 2048;
 constexpr int kShallowRingMinKeysSplit = 640;
 
+// The Hopper decode kernel, whose rings the copy engine fills, is 0.7-2.6%
+// faster than the cp.async kernel on 11 of the 15 points of the decode sweep
+// on the H100, level on two, but 1.2-3.9% slower on single-request batches,
+// whose rows split 8-32 ways into short CTAs that start together (decode
+// step 26 of docs/notes/flash_attn.md). Rows split more ways than this take
+// the cp.async kernel.
+constexpr int kCopyEngineMaxSplits = 6;
+
 /// ATTNREG_FLASH_ATTN_DECODE_RING_STAGES=2 or 3 pins the ring depth (read
 /// once; for tests of both kernels and A/B measurements); 0 when unset.
 int forced_ring_stages() {
@@ -79,7 +87,8 @@ int choose_num_splits(const KernelParams& p, int ctas_per_sm) {
 
 DecodePlan plan_decode(const KernelParams& p) {
   auto plan_with = [&](int stages) {
-    return DecodePlan{choose_num_splits(p, decode_ctas_per_sm(p, stages)), stages};
+    const int splits = choose_num_splits(p, decode_ctas_per_sm(p, stages));
+    return DecodePlan{splits, stages, splits <= kCopyEngineMaxSplits};
   };
   if (const int forced = forced_ring_stages(); forced != 0) return plan_with(forced);
   const DecodePlan deep = plan_with(3);

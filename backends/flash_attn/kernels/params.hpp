@@ -82,7 +82,10 @@ int launch_attention(const KernelParams& p);
 /// host-known sizes.
 struct DecodePlan {
   int num_splits = 1;   ///< splits of each row's KV range (1 = none)
-  int ring_stages = 3;  ///< cp.async ring depth of the 16-bit-cache kernel: 3, or 2 for long splits
+  int ring_stages = 3;  ///< ring depth of the 16-bit-cache kernels: 3, or 2 for long splits
+  /// Whether the 16-bit-cache rings may be filled by bulk tensor copies (the
+  /// Hopper kernel, where it serves the batch) rather than cp.async.
+  bool copy_engine = true;
 };
 
 /// The scheduler's plan for p's decode rows; exposed for tests and benchmarks.

@@ -1,4 +1,4 @@
-// Hopper asynchronous copies for the sm_90a prefill kernel: shared-memory
+// Hopper asynchronous copies for the sm_90a kernels (prefill and decode): shared-memory
 // mbarriers (a producer arms one with the bytes it expects; the tensor
 // memory accelerator completes them; consumers wait on its phase), bulk
 // tensor copies (TMA) through a tensor map, register reallocation between
@@ -58,6 +58,15 @@ __device__ __forceinline__ void mbar_wait(std::uint64_t* bar, unsigned parity) {
         : "r"(addr), "r"(parity)
         : "memory");
   } while (done == 0);
+#endif
+}
+
+/// Asks for a tensor map (a __grid_constant__ kernel parameter) to be
+/// fetched into the copy engine's descriptor cache, so that the first copy
+/// through it does not wait for that trip.
+__device__ __forceinline__ void prefetch_tensor_map(const void* tensor_map) {
+#ifdef ATTNREG_HAS_WGMMA
+  asm volatile("prefetch.tensormap [%0];\n" ::"l"(reinterpret_cast<std::uint64_t>(tensor_map)) : "memory");
 #endif
 }
 
