@@ -6,10 +6,10 @@
 // tensor copy per 64-element slab of K and of V (16 rows x 128 bytes each,
 // written with the 128-byte swizzle) through tensor maps of the two cache
 // halves, instead of every lane issuing 16 cp.async copies, 8 shuffles and
-// their address arithmetic per group. Why: ncu put the tensor-core kernel at
-// 0.28 issued warps per scheduler per cycle against cuDNN's 0.14 with DRAM at
-// 80% against 86% (decode step 17 of docs/notes/flash_attn.md); the copies'
-// issue is the part of that work a copy engine can take over.
+// their address arithmetic per group: 39% fewer instructions at B64 L1k,
+// and 0.7-2.6% faster than the cp.async kernel at 11 of the 15 points of the
+// H100 decode sweep (decode step 26 of docs/notes/flash_attn.md; rows of
+// many short splits stay on the cp.async kernel, which starts faster).
 // - A group is one box of rows of one block, so the kernel serves batches
 //   whose groups start on a multiple of 16 keys: no sliding window (a window
 //   starts anywhere); block sizes are multiples of 16 already.
