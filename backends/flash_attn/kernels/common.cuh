@@ -25,6 +25,20 @@ inline int current_device_capability() {
   return 10 * major + minor;
 }
 
+/// Whether the current device is compute capability 9.0 (sm_90a code runs nowhere else).
+inline bool device_is_sm90() { return current_device_capability() == 90; }
+
+/// Whether the kernel kKernel holds sm_90a machine code (a build without
+/// that target compiles the Hopper kernels empty), asked once per process.
+template <auto kKernel>
+bool has_sm90a_code() {
+  static const bool yes = [] {
+    cudaFuncAttributes attr{};
+    return cudaFuncGetAttributes(&attr, kKernel) == cudaSuccess && attr.binaryVersion == 90;
+  }();
+  return yes;
+}
+
 /// Element type of query/output for each Dtype.
 template <Dtype D>
 struct ElemOf;

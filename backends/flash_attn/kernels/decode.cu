@@ -523,12 +523,8 @@ bool tma_decode_serves(const KernelParams& p) {
   if constexpr (kFp8 || D % kCacheBoxCols != 0) {
     return false;
   } else {
-    static const bool has_code = [] {
-      cudaFuncAttributes attr{};
-      return cudaFuncGetAttributes(&attr, decode_tma_kernel<T, D, kHeadsPerCta, 3>) == cudaSuccess &&
-             attr.binaryVersion == 90;
-    }();
-    return p.window == 0 && forced_tma_decode() != 0 && current_device_capability() == 90 && has_code;
+    return p.window == 0 && forced_tma_decode() != 0 && device_is_sm90() &&
+           has_sm90a_code<decode_tma_kernel<T, D, kHeadsPerCta, 3>>();
   }
 }
 

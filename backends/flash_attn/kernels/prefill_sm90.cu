@@ -301,20 +301,6 @@ __global__ void __launch_bounds__(kThreads, 1)
 #endif
 }
 
-/// Whether the kernel for (T, D) holds sm_90a machine code (a build without
-/// that target compiles it empty), asked once per process.
-template <class T, int D>
-bool has_sm90_code() {
-  static const bool yes = [] {
-    cudaFuncAttributes attr{};
-    return cudaFuncGetAttributes(&attr, prefill_sm90_kernel<T, D>) == cudaSuccess && attr.binaryVersion == 90;
-  }();
-  return yes;
-}
-
-/// Whether the current device is compute capability 9.0 (sm_90a code runs nowhere else).
-bool device_is_sm90() { return current_device_capability() == 90; }
-
 /// ATTNREG_FLASH_ATTN_PORTABLE_PREFILL=1 keeps every prefill on the mma.sync
 /// kernel (read once; for A/B measurements and as an escape hatch).
 bool portable_prefill_forced() {
@@ -327,7 +313,7 @@ bool portable_prefill_forced() {
 
 template <class T, int D>
 bool launch_typed(const KernelParams& p, int& rc) {
-  if (!has_sm90_code<T, D>()) return false;
+  if (!has_sm90a_code<prefill_sm90_kernel<T, D>>()) return false;
   constexpr bool kBf16 = std::is_same_v<T, __nv_bfloat16>;
   CUtensorMap k_map, v_map;
   if (!encode_cache_map(k_map, p.k_cache, p, kBf16) || !encode_cache_map(v_map, p.v_cache, p, kBf16))
@@ -353,7 +339,7 @@ bool launch_t(const KernelParams& p, int& rc) {
 
 template <class T, int D>
 int prepare_typed() {
-  if (!has_sm90_code<T, D>()) return 0;
+  if (!has_sm90a_code<prefill_sm90_kernel<T, D>>()) return 0;
   return static_cast<int>(cudaFuncSetAttribute(prefill_sm90_kernel<T, D>,
                                                cudaFuncAttributeMaxDynamicSharedMemorySize, smem_bytes<D>()));
 }
