@@ -55,11 +55,11 @@
 #include <thread>
 #include <vector>
 
+#include "bench_layer.hpp"
+
 namespace {
 
 using namespace attnreg;
-
-constexpr int kHeads = 32, kKvHeads = 8, kHeadSize = 128, kBlockSize = 16;
 
 /// The CPUAttentionBackend of a plugin file, loaded with dlopen(RTLD_LOCAL);
 /// the library is never closed (its code runs until exit). Not through the
@@ -101,24 +101,8 @@ std::vector<Shape> parse_shapes(const std::vector<std::string>& items) {
 struct Case {
   Shape shape;
   SyntheticBatch batch;
-  static BatchSpec spec(Shape s) {
-    BatchSpec b;
-    b.context_lens.assign(s.batch, s.context - 1);
-    b.query_lens.assign(s.batch, 1);
-    b.num_heads = kHeads;
-    b.num_kv_heads = kKvHeads;
-    b.head_size = kHeadSize;
-    b.block_size = kBlockSize;
-    b.dtype = ScalarType::BFloat16;
-    b.keep_initial_cache = false;
-    b.seed = 1;
-    return b;
-  }
-  explicit Case(Shape s) : shape(s), batch(spec(s)) {}
-  double bytes() const {
-    const double pairs = static_cast<double>(shape.batch) * shape.context;
-    return pairs * kKvHeads * kHeadSize * 2 * 2 + 2.0 * shape.batch * kHeads * kHeadSize * 2;
-  }
+  explicit Case(Shape s) : shape(s), batch(bench::decode_spec(s.batch, s.context)) {}
+  double bytes() const { return bench::decode_bytes(shape.batch, shape.context); }
   /// Seconds of one forward of impl on this batch.
   double forward(AttentionImpl& impl) {
     const auto t0 = std::chrono::steady_clock::now();

@@ -34,6 +34,7 @@
 #include <memory>
 #include <utility>
 
+#include "bench_layer.hpp"
 #include "cpu_attn_backend.hpp"
 #include "kernels/attention_kernel.hpp"
 
@@ -41,23 +42,9 @@ namespace {
 
 using namespace attnreg;
 
-constexpr int kHeads = 32, kKvHeads = 8, kHeadSize = 128, kBlockSize = 16;
+using bench::kHeads, bench::kHeadSize, bench::kKvHeads;
 perf::MachineFloor g_floor;
 std::unique_ptr<perf::ReadBandwidthProbe> g_probe;  // the matched floor of decode cases
-
-BatchSpec spec(std::vector<int> context, std::vector<int> query) {
-  BatchSpec s;
-  s.context_lens = std::move(context);
-  s.query_lens = std::move(query);
-  s.num_heads = kHeads;
-  s.num_kv_heads = kKvHeads;
-  s.head_size = kHeadSize;
-  s.block_size = kBlockSize;
-  s.dtype = ScalarType::BFloat16;
-  s.keep_initial_cache = false;  // no reference checks here; halves the memory
-  s.seed = 1;
-  return s;
-}
 
 /// A shape's batch and impl, built on first use and kept for later rounds.
 struct Case {
@@ -74,7 +61,7 @@ struct Case {
 Case& get_case(std::vector<int> context, std::vector<int> query) {
   static std::map<std::pair<std::vector<int>, std::vector<int>>, std::unique_ptr<Case>> cases;
   auto& c = cases[{context, query}];
-  if (!c) c = std::make_unique<Case>(spec(std::move(context), std::move(query)));
+  if (!c) c = std::make_unique<Case>(bench::layer_spec(std::move(context), std::move(query)));
   return *c;
 }
 
@@ -108,9 +95,7 @@ void BM_Decode(benchmark::State& state) {
   const auto context = static_cast<int>(state.range(1));
   Case& c = get_case(std::vector<int>(batch_size, context - 1), std::vector<int>(batch_size, 1));
   const double pairs = static_cast<double>(batch_size) * context;
-  const double kv_bytes = pairs * kKvHeads * kHeadSize * 2 /*K,V*/ * 2 /*bf16*/;
-  const double qo_bytes = 2.0 * batch_size * kHeads * kHeadSize * 2;
-  run(state, c, kv_bytes + qo_bytes, 4.0 * pairs * kHeads * kHeadSize, true);
+  run(state, c, bench::decode_bytes(batch_size, context), 4.0 * pairs * kHeads * kHeadSize, true);
 }
 
 void BM_Prefill(benchmark::State& state) {
