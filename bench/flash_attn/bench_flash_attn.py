@@ -66,9 +66,11 @@ class Ours:
             assert self.lib.attnreg_fa_prepare(d) == 0
 
     def run(self, q, out, kv, qsl, seq_lens, bt, max_q, max_seq, causal, hkv):
+        """Attention over the paged cache kv (fp8 e4m3 with unit scales, or
+        q's dtype)."""
         t, h, d = q.shape
         rc = self.lib.attnreg_fa_attention(
-            1 if q.dtype == torch.bfloat16 else 0, 0, h, hkv, d, t, seq_lens.numel(), max_q, max_seq,
+            1 if q.dtype == torch.bfloat16 else 0, int(kv.dtype == torch.float8_e4m3fn), h, hkv, d, t, seq_lens.numel(), max_q, max_seq,
             kv.shape[2], kv.shape[1], bt.shape[1], int(causal), 1.0 / math.sqrt(d), q.data_ptr(),
             out.data_ptr(), kv.data_ptr(), qsl.data_ptr(), seq_lens.data_ptr(), bt.data_ptr(),
             self.scratch.data_ptr(), SCRATCH_FLOATS, self.flag.data_ptr(), self.sms,
@@ -138,18 +140,24 @@ def paged(b, l, hkv, d, bs, dtype):
 
 class DecodeBatch:
     """One decode point: b requests of l cached tokens and one query token
-    each, GQA h / hkv, head d, bf16. The paged cache (block bs, shuffled
-    blocks) and its contiguous K/V for the peers as paged() makes them, the
-    query, a NaN-poisoned output and the metadata."""
+    each, GQA h / hkv, head d, bf16 queries. The paged cache (block bs,
+    shuffled blocks; bf16, or fp8 e4m3 with unit scales when fp8) and its
+    contiguous K/V for the peers as paged() makes them (for an fp8 cache, its
+    values widened to bf16: the peers read no fp8), the query, a NaN-poisoned
+    output and the metadata."""
 
-    def __init__(self, b, l, h=32, hkv=8, d=128, bs=16):
+    def __init__(self, b, l, h=32, hkv=8, d=128, bs=16, fp8=False):
         self.b, self.l, self.h, self.hkv, self.d, self.bs = b, l, h, hkv, d, bs
         self.kv, self.bt, self.kc, self.vc = paged(b, l, hkv, d, bs, torch.bfloat16)
+        if fp8:
+            self.kv = self.kv.to(torch.float8_e4m3fn)
+            self.kc = self.kc.to(torch.float8_e4m3fn).to(torch.bfloat16)
+            self.vc = self.vc.to(torch.float8_e4m3fn).to(torch.bfloat16)
         self.q = torch.randn(b, h, d, dtype=torch.bfloat16, device="cuda")
         self.out = torch.full_like(self.q, float("nan"))
         self.qsl = torch.arange(b + 1, dtype=torch.int32, device="cuda")
         self.sl = torch.full((b,), l, dtype=torch.int32, device="cuda")
-        self.kv_bytes = 2 * b * l * hkv * d * 2  # K and V, bf16
+        self.kv_bytes = 2 * b * l * hkv * d * self.kv.element_size()  # K and V as our kernels read them
 
     def run(self, ours, block_table=None):
         """Our decode over the batch (through another block table if given)."""
@@ -199,20 +207,21 @@ def decode_sweep(ours, flush, copy_tbs, args):
     settle()
     for b in args.batches:
         for l in args.lens:
-            kv_bytes = 2 * b * l * hkv * d * 2
+            kv_bytes = 2 * b * l * hkv * d * 2  # bf16, the largest this point allocates
             if kv_bytes > args.max_cache_gb * 1e9:
                 rows.append({"B": b, "L": l, "skipped": f"K+V {kv_bytes / 1e9:.0f} GB > {args.max_cache_gb} GB"})
                 continue
             torch.manual_seed(b * 100003 + l)
-            batch = DecodeBatch(b, l, h, hkv, d, bs)
+            batch = DecodeBatch(b, l, h, hkv, d, bs, fp8=args.cache == "fp8")
             out = batch.out
             run = lambda: batch.run(ours)
             run()
             torch.cuda.synchronize()
             assert ours.flag.item() == 0
-            nbytes = kv_bytes + batch.q.numel() * 2
+            nbytes = batch.kv_bytes + batch.q.numel() * 2
+            peer_bytes = kv_bytes + batch.q.numel() * 2  # the peers read bf16 K/V
             splits, ring = ours.plan(h, hkv, d, b, b, 1, l)
-            row = {"B": b, "L": l, "splits": splits, "ring_stages": ring}
+            row = {"B": b, "L": l, "cache": args.cache, "splits": splits, "ring_stages": ring}
             row["ours_ms"] = timed(run, flush, args.iters)
             row["ours_tbs"] = nbytes / row["ours_ms"] / 1e9
             row["ours_vs_copy"] = row["ours_tbs"] / copy_tbs
@@ -222,12 +231,12 @@ def decode_sweep(ours, flush, copy_tbs, args):
                     row[f"maxdiff_{name}"] = (out.float() - ref.view(b, h, d).float()).abs().max().item()
                     assert row[f"maxdiff_{name}"] < 2e-2, f"decode B{b} L{l}: ours differs from {name}"
                     ms = timed(lambda: batch.peer(name), flush, args.iters)
-                    row[f"{name}_tbs"] = nbytes / ms / 1e9
-                    row[f"ours_over_{name}"] = row["ours_tbs"] / row[f"{name}_tbs"]
+                    row[f"{name}_tbs"] = peer_bytes / ms / 1e9
+                    row[f"ours_over_{name}"] = ms / row["ours_ms"]  # speed-up in time (TB/s ratio at bf16)
                 except RuntimeError as e:
                     row[f"{name}_error"] = str(e).splitlines()[0][:120]
             flex = None  # holds views of the cache; freed with it below
-            if args.peers == "on" and f"{b}x{l}" in args.flex_points:
+            if args.peers == "on" and args.cache == "bf16" and f"{b}x{l}" in args.flex_points:
                 try:
                     flex = flex_paged_decode(batch.q, batch.kv, batch.bt, batch.sl, l, bs)
                     ref = flex()
@@ -334,6 +343,8 @@ def main():
     ap.add_argument("--prefill-n", type=int, nargs="+", default=[4096, 8192, 16384], help="prefill tokens")
     ap.add_argument("--prefill-d", type=int, nargs="+", default=[128, 64], help="prefill head sizes")
     ap.add_argument("--peers", choices=("on", "off"), default="on", help="off: only our kernels (for ncu)")
+    ap.add_argument("--cache", choices=("bf16", "fp8"), default="bf16",
+                    help="decode KV cache type (fp8: e4m3, unit scales; the peers read the same values in bf16)")
     ap.add_argument("--flex-points", nargs="*", default=["1x16384", "8x4096", "64x16384"],
                     help="decode points BxL that also run FlexAttention over the paged cache (each compiles once)")
     args = ap.parse_args()
