@@ -9,9 +9,11 @@
 //     keys through its own ring; on compute capability 9.0, without a
 //     sliding window and for head sizes 64, 128 and 256, decode_tma_kernel
 //     (decode_tma.cuh), the same with the rings filled by bulk tensor copies.
-//   - fp8 cache: decode_kernel below (4 warps sharing one ring), CUDA cores,
-//     dequantising from shared memory (k_scale folded into the query,
-//     v_scale into the output):
+//   - fp8 cache: on compute capability 8.9 and later decode_mma_kernel too,
+//     its rings holding fp8 rows that each lane widens to fp16 in registers
+//     (decode_fp8_frags.cuh); elsewhere decode_kernel below (4 warps sharing
+//     one ring), CUDA cores, dequantising from shared memory (k_scale folded
+//     into the query, v_scale into the output):
 //       1. scores: (key, slice of the row) per thread, query heads in shared memory;
 //       2. softmax: one warp per head updates the running max and sum;
 //       3. values: threads own (8-element chunk, key group) pairs; the key
@@ -25,6 +27,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <string_view>
 #include <type_traits>
 
 #include "common.cuh"
@@ -476,10 +479,11 @@ using DecodeInst = KernelInst<
     DecodeCfg<kFp8, D, HP, DecodeShape<kFp8, D, HP>::kTile, DecodeShape<kFp8, D, HP>::kStages>::kSmem,
     kThreads>;
 
-/// The tensor-core kernel instance for a 16-bit cache and kStages-deep rings.
-template <class T, int D, int HP, int kStages>
-using MmaInst =
-    KernelInst<decode_mma_kernel<T, D, HP, kStages>, MmaCfg<D, kStages>::kSmem, MmaCfg<D, kStages>::kThreads>;
+/// The tensor-core kernel instance for a 16-bit (or fp8) cache and
+/// kStages-deep rings.
+template <class T, int D, int HP, int kStages, bool kFp8 = false>
+using MmaInst = KernelInst<decode_mma_kernel<T, D, HP, kStages, kFp8>,
+                           MmaCfg<D, kStages, kFp8 ? 1 : 2>::kSmem, MmaCfg<D, kStages>::kThreads>;
 
 /// The tensor maps of the two cache halves that decode_tma_kernel reads.
 struct CacheMaps {
@@ -514,6 +518,21 @@ int forced_tma_decode() {
   return forced;
 }
 
+/// ATTNREG_FLASH_ATTN_DECODE_FP8_MMA=0 keeps fp8 caches on the CUDA-core
+/// decode_kernel (read once; for tests of both kernels and A/B measurements).
+bool fp8_mma_decode_disabled() {
+  static const bool off = [] {
+    const char* v = std::getenv("ATTNREG_FLASH_ATTN_DECODE_FP8_MMA");
+    return v != nullptr && v == std::string_view("0");
+  }();
+  return off;
+}
+
+/// Whether the tensor-core kernel serves an fp8 cache: from compute
+/// capability 8.9 on, whose cvt.rn.f16x2.e4m3x2 widens a pair of fp8 values
+/// in one instruction (older devices would emulate it in about ten).
+bool fp8_mma_decode_serves() { return !fp8_mma_decode_disabled() && current_device_capability() >= 89; }
+
 /// Whether decode_tma_kernel can serve p's decode rows: a 16-bit cache,
 /// whole 64-element slabs per head, groups starting on multiples of 16 keys
 /// (no sliding window), a compute capability 9.0 device and a build with
@@ -530,8 +549,9 @@ bool tma_decode_serves(const KernelParams& p) {
 
 /// Launches (kind = 0) or sizes (kind = 1: CTAs per SM) the decode kernel for
 /// (T, fp8, D, HP); ring_stages picks the tensor-core kernels' ring depth (the
-/// fp8 kernel has one shape), and tma the Hopper kernel (whose launch reads
-/// maps) instead of decode_mma_kernel.
+/// CUDA-core fp8 kernel has one shape), and tma the Hopper kernel (whose
+/// launch reads maps) instead of decode_mma_kernel. fp8 caches take the
+/// tensor-core kernel where fp8_mma_decode_serves(), else the CUDA-core one.
 template <class T, bool kFp8, int D, int HP>
 int decode_op(int kind, const KernelParams& p, dim3 grid, cudaStream_t s, int num_splits, int dq,
               int ring_stages, bool tma, const CacheMaps* maps) {
@@ -540,7 +560,8 @@ int decode_op(int kind, const KernelParams& p, dim3 grid, cudaStream_t s, int nu
     return kind == 0 ? I::launch(p, grid, s, num_splits, dq) : I::ctas_per_sm();
   };
   if constexpr (kFp8) {
-    return run(DecodeInst<T, kFp8, D, HP>{});
+    if (!fp8_mma_decode_serves()) return run(DecodeInst<T, kFp8, D, HP>{});
+    return ring_stages == 2 ? run(MmaInst<T, D, HP, 2, true>{}) : run(MmaInst<T, D, HP, 3, true>{});
   } else {
     if constexpr (D % kCacheBoxCols == 0) {
       if (tma) {
@@ -646,7 +667,7 @@ int decode_ctas_per_sm(const KernelParams& p, int ring_stages) {
 namespace {
 template <int D>
 constexpr int decode_shared_memory_d() {
-  using Mma = MmaCfg<D, 3>;  // the deeper ring is the larger
+  using Mma = MmaCfg<D, 3>;  // the deeper ring of 16-bit rows is the largest (fp8 rows are half as long)
   using Fp8Small = DecodeCfg<true, D, 4, DecodeShape<true, D, 4>::kTile, DecodeShape<true, D, 4>::kStages>;
   using Fp8Wide = DecodeCfg<true, D, kHeadsPerCta, DecodeShape<true, D, kHeadsPerCta>::kTile,
                             DecodeShape<true, D, kHeadsPerCta>::kStages>;

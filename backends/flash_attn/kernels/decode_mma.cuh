@@ -1,5 +1,6 @@
-// Tensor-core decode kernel for a 16-bit (fp16/bf16) KV cache; included by
-// decode.cu only. One CTA serves one query token, up to HP query heads of one
+// Tensor-core decode kernel for a 16-bit (fp16/bf16) or fp8 (e4m3) KV
+// cache; included by decode.cu only. (fp8 rows are widened in registers:
+// decode_fp8_frags.cuh.) One CTA serves one query token, up to HP query heads of one
 // KV head and one split of the visible key range, like the CUDA-core kernel,
 // but its warps work independently until the end:
 //   - the split's keys are dealt out to the warps in groups of 16 (warp w
@@ -82,6 +83,52 @@ __device__ __forceinline__ void load_query_fragments(const KernelParams& p, int 
   }
 }
 
+/// One group's probabilities as P^T's B fragments (keys 2 t4, 2 t4 + 1 in
+/// b0, keys 8 + 2 t4, 9 + 2 t4 in b1, of head g, rounded to the mma type M)
+/// and the factors that rescale the accumulators of heads 2 t4 and 2 t4 + 1.
+struct GroupProbabilities {
+  std::uint32_t b0, b1;
+  float corr_lo, corr_hi;
+};
+
+/// The online softmax of one group of 16 keys on its score fragments (sc[nt][e]:
+/// key 8 nt + 2 t4 + e of head g; head g's 16 scores are in lanes
+/// 4g..4g+3): updates w's running max and sum and returns the probabilities.
+template <class M, int D>
+__device__ __forceinline__ GroupProbabilities online_softmax(WarpAttention<D>& w, const float (&sc)[2][2]) {
+  const int t4 = threadIdx.x % 4;
+  float mx = fmaxf(fmaxf(sc[0][0], sc[0][1]), fmaxf(sc[1][0], sc[1][1]));
+  mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
+  mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
+  const float m_new = fmaxf(w.m_run, mx);
+  const float corr = m_new == -INFINITY ? 1.0f : __expf(w.m_run - m_new);
+  w.m_run = m_new;
+  float pr[2][2];
+#pragma unroll
+  for (int nt = 0; nt < 2; ++nt)
+#pragma unroll
+    for (int e = 0; e < 2; ++e) pr[nt][e] = m_new == -INFINITY ? 0.0f : __expf(sc[nt][e] - m_new);
+  w.l_part = w.l_part * corr + (pr[0][0] + pr[0][1]) + (pr[1][0] + pr[1][1]);
+  GroupProbabilities pb;
+  pb.b0 = pack2<M>(pr[0][0], pr[0][1]);
+  pb.b1 = pack2<M>(pr[1][0], pr[1][1]);
+  pb.corr_lo = __shfl_sync(0xffffffffu, corr, 8 * t4);      // head 2 t4
+  pb.corr_hi = __shfl_sync(0xffffffffu, corr, 8 * t4 + 4);  // head 2 t4 + 1
+  return pb;
+}
+
+/// acc (one m-tile of O^T: 16 dims x 8 heads) rescaled by the group's
+/// correction, plus V^T (A fragment a, 16 dims x the group's 16 keys) P^T.
+template <class M>
+__device__ __forceinline__ void accumulate_values(float (&acc)[4], const std::uint32_t (&a)[4],
+                                                  const GroupProbabilities& pb) {
+  acc[0] *= pb.corr_lo;
+  acc[1] *= pb.corr_hi;
+  acc[2] *= pb.corr_lo;
+  acc[3] *= pb.corr_hi;
+  mma16816<M>(acc, a, pb.b0, pb.b1);
+}
+
 /// Attends one group of 16 keys whose K rows are at sk and V rows at sv,
 /// Layout::at(row, chunk) locating 16-byte chunks in either; bit kk of valid
 /// says key kk counts (the others score -inf, and their V rows must be
@@ -109,41 +156,32 @@ __device__ __forceinline__ void attend_group(WarpAttention<D>& w, const std::uin
       sc[nt][e] = (valid >> kk) & 1u ? soft_cap((c0[e] + c1[e]) * scale, softcap) : -INFINITY;
     }
   }
-  // ---- online softmax on the fragments: head g's 16 scores are in lanes 4g..4g+3 ----
-  float mx = fmaxf(fmaxf(sc[0][0], sc[0][1]), fmaxf(sc[1][0], sc[1][1]));
-  mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
-  mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
-  const float m_new = fmaxf(w.m_run, mx);
-  const float corr = m_new == -INFINITY ? 1.0f : __expf(w.m_run - m_new);
-  w.m_run = m_new;
-  float pr[2][2];
-#pragma unroll
-  for (int nt = 0; nt < 2; ++nt)
-#pragma unroll
-    for (int e = 0; e < 2; ++e) pr[nt][e] = m_new == -INFINITY ? 0.0f : __expf(sc[nt][e] - m_new);
-  w.l_part = w.l_part * corr + (pr[0][0] + pr[0][1]) + (pr[1][0] + pr[1][1]);
+  const GroupProbabilities pb = online_softmax<T>(w, sc);
   // ---- values, transposed: O^T (dims x heads) += V^T P^T. The score
   // fragments are already P^T's B fragments (keys 2 t4.., head g), and no
   // mma row is padding (O = P V with heads as rows wasted half of them) ----
-  const std::uint32_t b0 = pack2<T>(pr[0][0], pr[0][1]), b1 = pack2<T>(pr[1][0], pr[1][1]);
-  const float corr_lo = __shfl_sync(0xffffffffu, corr, 8 * t4);      // head 2 t4
-  const float corr_hi = __shfl_sync(0xffffffffu, corr, 8 * t4 + 4);  // head 2 t4 + 1
 #pragma unroll
   for (int mt = 0; mt < D / 16; ++mt) {
     std::uint32_t a[4];
     ldmatrix_x4_trans(a, sv + Layout::at(lane % 8 + 8 * (lane / 16), 2 * mt + (lane / 8) % 2));
-    w.acc[mt][0] *= corr_lo;
-    w.acc[mt][1] *= corr_hi;
-    w.acc[mt][2] *= corr_lo;
-    w.acc[mt][3] *= corr_hi;
-    mma16816<T>(w.acc[mt], a, b0, b1);
+    accumulate_values<T>(w.acc[mt], a, pb);
   }
 }
+
+}  // namespace
+}  // namespace attnreg::flash_attn
+
+#include "decode_fp8_frags.cuh"
+
+namespace attnreg::flash_attn {
+namespace {
 
 /// Combines the kWarps warps' WarpAttention (log-sum-exp merge) through
 /// s_ml and s_acc (kWarps x HP x D floats, memory no copy writes any more)
 /// and stores the CTA's result for row w. Every thread of the CTA calls it.
-template <class T, int D, int HP, int kWarps>
+/// kFp8: the accumulators hold the fp8 kernel's dimension order
+/// (fp8_output_dim) and are scaled by v_scale.
+template <class T, int D, int HP, int kWarps, bool kFp8 = false>
 __device__ __forceinline__ void merge_warps_and_store(const KernelParams& p, int num_splits,
                                                       const DecodeRow& w, const WarpAttention<D>& wa,
                                                       float2 (&s_ml)[kWarps][HP], float* s_acc) {
@@ -163,11 +201,14 @@ __device__ __forceinline__ void merge_warps_and_store(const KernelParams& p, int
 #pragma unroll
       for (int v = 0; v < kWarps; ++v) m_all = fmaxf(m_all, s_ml[v][h].x);
       const float m_own = s_ml[warp][h].x;
-      const float wgt = m_own == -INFINITY ? 0.0f : __expf(m_own - m_all);
+      float wgt = m_own == -INFINITY ? 0.0f : __expf(m_own - m_all);
+      if constexpr (kFp8) wgt *= p.v_scale;
 #pragma unroll
       for (int mt = 0; mt < D / 16; ++mt) {
-        s_acc[(warp * HP + h) * D + 16 * mt + g] = wa.acc[mt][e] * wgt;
-        s_acc[(warp * HP + h) * D + 16 * mt + g + 8] = wa.acc[mt][e + 2] * wgt;
+        const int d0 = kFp8 ? fp8_output_dim<D>(mt, g, 0) : 16 * mt + g;
+        const int d1 = kFp8 ? fp8_output_dim<D>(mt, g, 1) : 16 * mt + g + 8;
+        s_acc[(warp * HP + h) * D + d0] = wa.acc[mt][e] * wgt;
+        s_acc[(warp * HP + h) * D + d1] = wa.acc[mt][e + 2] * wgt;
       }
     }
   }
@@ -189,16 +230,18 @@ __device__ __forceinline__ void merge_warps_and_store(const KernelParams& p, int
 }
 
 /// Compile-time shape of the tensor-core decode kernel with kStagesN-deep
-/// rings: 3 (at head 128, 96 KB per CTA: 2 CTAs and 8 warps per SM on the
-/// H100/H200) or 2 (64 KB: 3 CTAs, 12 warps). plan_decode picks one per batch.
-template <int D, int kStagesN>
+/// rings of kElem-byte elements: for a 16-bit cache 3 stages (at head 128, 96
+/// KB per CTA: 2 CTAs and 8 warps per SM on the H100/H200) or 2 (64 KB: 3
+/// CTAs, 12 warps); plan_decode picks one per batch. An fp8 cache's rings are
+/// half as large.
+template <int D, int kStagesN, int kElem = 2>
 struct MmaCfg {
   static constexpr int kGroup = 16;  // keys a warp takes at a time
   static constexpr int kWarps = 4;
   static constexpr int kThreads = kWarps * 32;
   static constexpr int kTile = kGroup * kWarps;  // keys of one round of all warps (split granularity)
   static constexpr int kStages = kStagesN;
-  static constexpr int kRowBytes = D * 2;
+  static constexpr int kRowBytes = D * kElem;
   static constexpr int kUnits = kRowBytes / 16;
   static constexpr int kPitch = kRowBytes <= 128 ? 128 : kRowBytes <= 256 ? 256 : 512;
   static constexpr int kStageBytes = 2 * kGroup * kPitch;   // K rows then V rows
@@ -211,10 +254,10 @@ struct MmaCfg {
   static_assert(kGroup * kUnits % 32 == 0 && D % 32 == 0 && kRowBytes <= kPitch, "shape");
 };
 
-template <class T, int D, int HP, int kStagesN>
+template <class T, int D, int HP, int kStagesN, bool kFp8 = false>
 __global__ void __launch_bounds__(MmaCfg<D, kStagesN>::kThreads)
     decode_mma_kernel(KernelParams p, int num_splits, int dq) {
-  using Cfg = MmaCfg<D, kStagesN>;
+  using Cfg = MmaCfg<D, kStagesN, kFp8 ? 1 : 2>;
   constexpr int kGroup = Cfg::kGroup, kWarps = Cfg::kWarps, kStages = Cfg::kStages, kPitch = Cfg::kPitch;
   constexpr int kKSteps = D / 16;
   static_assert(HP <= 8, "head rows live in rows 0..7 of the mma tile");
@@ -238,7 +281,7 @@ __global__ void __launch_bounds__(MmaCfg<D, kStagesN>::kThreads)
   const unsigned char* kbase = static_cast<const unsigned char*>(p.k_cache) + kvh * Cfg::kRowBytes;
   const unsigned char* vbase = static_cast<const unsigned char*>(p.v_cache) + kvh * Cfg::kRowBytes;
   const long long row_stride = static_cast<long long>(p.num_kv_heads) * Cfg::kRowBytes;
-  const long long block_stride = p.cache_stride_block * 2;
+  const long long block_stride = p.cache_stride_block * (kFp8 ? 1 : 2);
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   unsigned char* ring = smem + warp * Cfg::kRingBytes;
   // This warp's groups: keys [group_lo(i), group_lo(i) + 16) for i < num_groups.
@@ -313,7 +356,11 @@ __global__ void __launch_bounds__(MmaCfg<D, kStagesN>::kThreads)
   };
 
   std::uint32_t qa[kKSteps][2];
-  load_query_fragments<T, D>(p, w.token, w.h0, w.nh, qa);
+  if constexpr (kFp8) {
+    load_query_fragments_fp8<T, D>(p, w.token, w.h0, w.nh, qa);
+  } else {
+    load_query_fragments<T, D>(p, w.token, w.h0, w.nh, qa);
+  }
 
   // Offsets of group i live in a register of lanes 0..15 from when its copies
   // are issued until it is consumed.
@@ -345,11 +392,15 @@ __global__ void __launch_bounds__(MmaCfg<D, kStagesN>::kThreads)
     const unsigned valid = __ballot_sync(0xffffffffu, off >= 0);  // bit kk: key kk of group i
 
     const unsigned char* sk = ring + (i % kStages) * Cfg::kStageBytes;
-    attend_group<T, D, PitchedRows<kPitch>>(wa, qa, sk, sk + kGroup * kPitch, valid, p.scale, p.softcap);
+    if constexpr (kFp8) {
+      attend_group_fp8<D, kPitch>(wa, qa, sk, sk + kGroup * kPitch, valid, p.scale * p.k_scale, p.softcap);
+    } else {
+      attend_group<T, D, PitchedRows<kPitch>>(wa, qa, sk, sk + kGroup * kPitch, valid, p.scale, p.softcap);
+    }
   }
   cp_async_wait<0>();
 
-  merge_warps_and_store<T, D, HP, kWarps>(p, num_splits, w, wa, s_ml, reinterpret_cast<float*>(smem));
+  merge_warps_and_store<T, D, HP, kWarps, kFp8>(p, num_splits, w, wa, s_ml, reinterpret_cast<float*>(smem));
 }
 
 }  // namespace

@@ -92,7 +92,9 @@ DecodePlan plan_decode(const KernelParams& p) {
   };
   if (const int forced = forced_ring_stages(); forced != 0) return plan_with(forced);
   const DecodePlan deep = plan_with(3);
-  if (p.cache_fp8) return deep;  // the fp8 kernel has one shape
+  // fp8 caches keep the 3-stage rings: the thresholds below were measured on
+  // 16-bit rows, and the CUDA-core fp8 kernel has that one shape.
+  if (p.cache_fp8) return deep;
   const DecodePlan shallow = plan_with(2);
   const int shallow_keys = p.max_seq_len / shallow.num_splits;
   if (shallow_keys >= kShallowRingMinKeys ||

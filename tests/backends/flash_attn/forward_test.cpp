@@ -42,6 +42,17 @@ std::vector<Case> cases() {
     s.bf16 = false;
     s.head_size = 64;
   });
+  add("fp8_bf16_d96", [](BatchSpec& s) {
+    s.fp8 = true;
+    s.head_size = 96;
+  });
+  add("fp8_fp16_gqa_12_over_4_softcap", [](BatchSpec& s) {
+    s.fp8 = true;
+    s.bf16 = false;
+    s.num_heads = 12;
+    s.num_kv_heads = 4;
+    s.softcap = 5.0f;
+  });
   add("mqa_16_heads", [](BatchSpec& s) {
     s.num_heads = 16;
     s.num_kv_heads = 1;
@@ -66,6 +77,11 @@ std::vector<Case> cases() {
   add("block_64", [](BatchSpec& s) { s.block_size = 64; });
   add("block_80", [](BatchSpec& s) { s.block_size = 80; });
   add("all_decode_long_split", [](BatchSpec& s) { s.requests = {{1, 3000}, {1, 1500}, {2, 2100}}; });
+  add("all_decode_long_split_fp8_sinks", [](BatchSpec& s) {
+    s.fp8 = true;
+    s.sinks = true;
+    s.requests = {{1, 3000}, {1, 1500}, {2, 2100}};
+  });
   add("all_prefill", [](BatchSpec& s) {
     s.requests = {{200, 260}, {65, 65}, {5, 500}};
     s.padding_tokens = 0;
