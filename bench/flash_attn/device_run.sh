@@ -37,13 +37,15 @@ for stage in "$@"; do
         grep -E "^\[  (PASSED|FAILED)|tests? ran" "$log" | head -20
         grep -B2 -A8 "Failure" "$log" | head -80
       done
-      # And the fp8 decodes on the CUDA-core kernel that serves devices
-      # before compute capability 8.9 (this one takes the tensor-core kernel).
-      log=$out/tests_fp8_cuda_cores.log
-      ATTNREG_FLASH_ATTN_DECODE_FP8_MMA=0 "$tests" --gtest_filter='*fp8*' >"$log" 2>&1
-      echo "tests (ATTNREG_FLASH_ATTN_DECODE_FP8_MMA=0, fp8 cases) rc=$?"
-      grep -E "^\[  (PASSED|FAILED)|tests? ran" "$log" | head -20
-      grep -B2 -A8 "Failure" "$log" | head -80 ;;
+      # And the fp8 cases on each fp8 decode kernel: the CUDA-core one (devices
+      # before compute capability 8.9) and the tensor-core one.
+      for fp8mma in 0 1; do
+        log=$out/tests_fp8_mma$fp8mma.log
+        ATTNREG_FLASH_ATTN_DECODE_FP8_MMA=$fp8mma "$tests" --gtest_filter='*fp8*:*everything*' >"$log" 2>&1
+        echo "tests (ATTNREG_FLASH_ATTN_DECODE_FP8_MMA=$fp8mma, fp8 cases) rc=$?"
+        grep -E "^\[  (PASSED|FAILED)|tests? ran" "$log" | head -20
+        grep -B2 -A8 "Failure" "$log" | head -80
+      done ;;
     sanitize)
       for tool in memcheck racecheck; do
         timeout 240 compute-sanitizer --tool $tool --error-exitcode 3 "$tests" --gtest_brief=1 >"$out/$tool.log" 2>&1

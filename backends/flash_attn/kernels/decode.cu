@@ -9,9 +9,10 @@
 //     keys through its own ring; on compute capability 9.0, without a
 //     sliding window and for head sizes 64, 128 and 256, decode_tma_kernel
 //     (decode_tma.cuh), the same with the rings filled by bulk tensor copies.
-//   - fp8 cache: on compute capability 8.9 and later decode_mma_kernel too,
-//     its rings holding fp8 rows that each lane widens to fp16 in registers
-//     (decode_fp8_frags.cuh); elsewhere decode_kernel below (4 warps sharing
+//   - fp8 cache: decode_mma_kernel too where fp8_mma_decode_serves() (opt-in
+//     for now, compute capability 8.9 and later), its rings holding fp8 rows
+//     that each lane widens to fp16 in registers (decode_fp8_frags.cuh);
+//     otherwise decode_kernel below (4 warps sharing
 //     one ring), CUDA cores, dequantising from shared memory (k_scale folded
 //     into the query, v_scale into the output):
 //       1. scores: (key, slice of the row) per thread, query heads in shared memory;
@@ -518,20 +519,29 @@ int forced_tma_decode() {
   return forced;
 }
 
+/// Whether an fp8 cache takes the tensor-core kernel when nothing pins it.
+/// Off until that kernel has passed the device tests and sanitizers: it was
+/// written in a session that got no GPU (decode step 29 of
+/// docs/notes/flash_attn.md).
+constexpr bool kFp8MmaDecodeByDefault = false;
+
 /// ATTNREG_FLASH_ATTN_DECODE_FP8_MMA=0 keeps fp8 caches on the CUDA-core
-/// decode_kernel (read once; for tests of both kernels and A/B measurements).
-bool fp8_mma_decode_disabled() {
-  static const bool off = [] {
+/// decode_kernel, =1 puts them on the tensor-core kernel (read once; for
+/// tests of both kernels and A/B measurements); otherwise
+/// kFp8MmaDecodeByDefault decides.
+bool fp8_mma_decode_wanted() {
+  static const bool wanted = [] {
     const char* v = std::getenv("ATTNREG_FLASH_ATTN_DECODE_FP8_MMA");
-    return v != nullptr && v == std::string_view("0");
+    if (v != nullptr && (v == std::string_view("0") || v == std::string_view("1"))) return v[0] == '1';
+    return kFp8MmaDecodeByDefault;
   }();
-  return off;
+  return wanted;
 }
 
-/// Whether the tensor-core kernel serves an fp8 cache: from compute
-/// capability 8.9 on, whose cvt.rn.f16x2.e4m3x2 widens a pair of fp8 values
-/// in one instruction (older devices would emulate it in about ten).
-bool fp8_mma_decode_serves() { return !fp8_mma_decode_disabled() && current_device_capability() >= 89; }
+/// Whether the tensor-core kernel serves an fp8 cache: when wanted, from
+/// compute capability 8.9 on, whose cvt.rn.f16x2.e4m3x2 widens a pair of fp8
+/// values in one instruction (older devices would emulate it in about ten).
+bool fp8_mma_decode_serves() { return fp8_mma_decode_wanted() && current_device_capability() >= 89; }
 
 /// Whether decode_tma_kernel can serve p's decode rows: a 16-bit cache,
 /// whole 64-element slabs per head, groups starting on multiples of 16 keys
