@@ -231,6 +231,7 @@ void FlashAttentionImpl::forward(const DLTensor& query, const DLTensor& key, con
   p.scratch_floats = kScratchBytes / static_cast<long long>(sizeof(float));
   p.error_flag = error_flag_device_;
   p.num_sms = device_.num_sms;
+  p.compute_capability = device_.capability.to_int();
   p.stream = metadata.stream;
 
   if (int rc = launch_reshape_and_cache(w); rc != 0) throw_cuda("reshape_and_cache launch", rc);

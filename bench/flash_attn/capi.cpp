@@ -5,6 +5,7 @@
 // DLPack validation (the benchmark builds well-formed tensors itself).
 #include <cstdint>
 
+#include "device_capability.hpp"
 #include "params.hpp"
 
 extern "C" {
@@ -53,6 +54,7 @@ __attribute__((visibility("default"))) int attnreg_fa_attention(
   p.scratch_floats = scratch_floats;
   p.error_flag = error_flag;
   p.num_sms = num_sms;
+  p.compute_capability = current_device_capability();
   p.stream = stream;
   return launch_attention(p);
 }
@@ -74,6 +76,7 @@ __attribute__((visibility("default"))) int attnreg_fa_decode_plan(int num_heads,
   p.max_seq_len = max_seq_len;
   p.scratch_floats = scratch_floats;
   p.num_sms = num_sms;
+  p.compute_capability = attnreg::flash_attn::current_device_capability();
   const attnreg::flash_attn::DecodePlan plan = attnreg::flash_attn::plan_decode(p);
   *ring_stages = plan.ring_stages;
   return plan.num_splits;

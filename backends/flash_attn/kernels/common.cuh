@@ -1,6 +1,6 @@
 // Helpers shared by the FLASH_ATTN kernels: element conversions, 16-byte
 // vector loads, fp8 dequantisation, masking and the soft-cap (device), and
-// the current device's compute capability (host, for the launchers).
+// whether a kernel has sm_90a code (host, for the launchers).
 #pragma once
 
 #include <cuda_bf16.h>
@@ -10,23 +10,10 @@
 
 #include <cstdint>
 
+#include "device_capability.hpp"
 #include "params.hpp"
 
 namespace attnreg::flash_attn {
-
-/// Compute capability of the current device as 10 * major + minor (90 for
-/// 9.0), 0 when it cannot be read. Attribute queries are no stream
-/// operations, so this is legal during graph capture.
-inline int current_device_capability() {
-  int dev = 0, major = 0, minor = 0;
-  if (cudaGetDevice(&dev) != cudaSuccess) return 0;
-  if (cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev) != cudaSuccess) return 0;
-  if (cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, dev) != cudaSuccess) return 0;
-  return 10 * major + minor;
-}
-
-/// Whether the current device is compute capability 9.0 (sm_90a code runs nowhere else).
-inline bool device_is_sm90() { return current_device_capability() == 90; }
 
 /// Whether the kernel kKernel holds sm_90a machine code (a build without
 /// that target compiles the Hopper kernels empty), asked once per process.

@@ -9,7 +9,7 @@
 //     keys through its own ring; on compute capability 9.0, without a
 //     sliding window and for head sizes 64, 128 and 256, decode_tma_kernel
 //     (decode_tma.cuh), the same with the rings filled by bulk tensor copies.
-//   - fp8 cache: decode_mma_kernel too where fp8_mma_decode_serves() (opt-in
+//   - fp8 cache: decode_mma_kernel too where fp8_mma_decode_serves(p) (opt-in
 //     for now, compute capability 8.9 and later), its rings holding fp8 rows
 //     that each lane widens to fp16 in registers (decode_fp8_frags.cuh);
 //     otherwise decode_kernel below (4 warps sharing
@@ -541,7 +541,9 @@ bool fp8_mma_decode_wanted() {
 /// Whether the tensor-core kernel serves an fp8 cache: when wanted, from
 /// compute capability 8.9 on, whose cvt.rn.f16x2.e4m3x2 widens a pair of fp8
 /// values in one instruction (older devices would emulate it in about ten).
-bool fp8_mma_decode_serves() { return fp8_mma_decode_wanted() && current_device_capability() >= 89; }
+bool fp8_mma_decode_serves(const KernelParams& p) {
+  return fp8_mma_decode_wanted() && p.compute_capability >= 89;
+}
 
 /// Whether decode_tma_kernel can serve p's decode rows: a 16-bit cache,
 /// whole 64-element slabs per head, groups starting on multiples of 16 keys
@@ -552,7 +554,7 @@ bool tma_decode_serves(const KernelParams& p) {
   if constexpr (kFp8 || D % kCacheBoxCols != 0) {
     return false;
   } else {
-    return p.window == 0 && forced_tma_decode() != 0 && device_is_sm90() &&
+    return p.window == 0 && forced_tma_decode() != 0 && p.compute_capability == 90 &&
            has_sm90a_code<decode_tma_kernel<T, D, kHeadsPerCta, 3>>();
   }
 }
@@ -561,7 +563,7 @@ bool tma_decode_serves(const KernelParams& p) {
 /// (T, fp8, D, HP); ring_stages picks the tensor-core kernels' ring depth (the
 /// CUDA-core fp8 kernel has one shape), and tma the Hopper kernel (whose
 /// launch reads maps) instead of decode_mma_kernel. fp8 caches take the
-/// tensor-core kernel where fp8_mma_decode_serves(), else the CUDA-core one.
+/// tensor-core kernel where fp8_mma_decode_serves(p), else the CUDA-core one.
 template <class T, bool kFp8, int D, int HP>
 int decode_op(int kind, const KernelParams& p, dim3 grid, cudaStream_t s, int num_splits, int dq,
               int ring_stages, bool tma, const CacheMaps* maps) {
@@ -570,7 +572,7 @@ int decode_op(int kind, const KernelParams& p, dim3 grid, cudaStream_t s, int nu
     return kind == 0 ? I::launch(p, grid, s, num_splits, dq) : I::ctas_per_sm();
   };
   if constexpr (kFp8) {
-    if (!fp8_mma_decode_serves()) return run(DecodeInst<T, kFp8, D, HP>{});
+    if (!fp8_mma_decode_serves(p)) return run(DecodeInst<T, kFp8, D, HP>{});
     return ring_stages == 2 ? run(MmaInst<T, D, HP, 2, true>{}) : run(MmaInst<T, D, HP, 3, true>{});
   } else {
     if constexpr (D % kCacheBoxCols == 0) {
@@ -610,7 +612,7 @@ int launch_decode_typed(const KernelParams& p, const DecodePlan& plan, int dq) {
     cudaLaunchAttribute pdl = {};
     pdl.id = cudaLaunchAttributeProgrammaticStreamSerialization;
     pdl.val.programmaticStreamSerializationAllowed = 1;
-    if (current_device_capability() >= 90) {  // programmatic dependent launch runs from 9.0 on
+    if (p.compute_capability >= 90) {  // programmatic dependent launch runs from 9.0 on
       cfg.attrs = &pdl;
       cfg.numAttrs = 1;
     }

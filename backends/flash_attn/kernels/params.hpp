@@ -43,6 +43,10 @@ struct KernelParams {
   std::int64_t scratch_floats = 0;
   int* error_flag = nullptr;  ///< set to nonzero when an index was out of range
   int num_sms = 132;
+  /// Compute capability of the device the kernels run on, 10 * major + minor
+  /// (90 for 9.0), known to the caller, so that the launchers ask the runtime
+  /// for it on no forward; 0 = unknown (only the kernels every device runs).
+  int compute_capability = 0;
   void* stream = nullptr;  ///< cudaStream_t
 };
 

@@ -353,7 +353,7 @@ int prepare_d() {
 }  // namespace
 
 bool launch_prefill_sm90(const KernelParams& p, int& rc) {
-  if (p.cache_fp8 || portable_prefill_forced() || !device_is_sm90()) return false;
+  if (p.cache_fp8 || portable_prefill_forced() || p.compute_capability != 90) return false;
   return p.dtype == Dtype::BFloat16 ? launch_t<__nv_bfloat16>(p, rc) : launch_t<__half>(p, rc);
 }
 
