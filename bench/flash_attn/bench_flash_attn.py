@@ -57,7 +57,7 @@ class Ours:
         f.argtypes = [ctypes.c_int] * 13 + [ctypes.c_float] + [ctypes.c_void_p] * 6 + [
             ctypes.c_void_p, ctypes.c_longlong, ctypes.c_void_p, ctypes.c_int, ctypes.c_void_p]
         self.lib.attnreg_fa_decode_plan.restype = ctypes.c_int
-        self.lib.attnreg_fa_decode_plan.argtypes = [ctypes.c_int] * 7 + [
+        self.lib.attnreg_fa_decode_plan.argtypes = [ctypes.c_int] * 8 + [
             ctypes.c_longlong, ctypes.c_int, ctypes.POINTER(ctypes.c_int)]
         self.scratch = torch.empty(SCRATCH_FLOATS, dtype=torch.float32, device="cuda")
         self.flag = torch.zeros(1, dtype=torch.int32, device="cuda")
@@ -77,11 +77,11 @@ class Ours:
             torch.cuda.current_stream().cuda_stream)
         assert rc == 0, f"launch failed with CUDA error {rc}"
 
-    def plan(self, h, hkv, d, t, r, max_q, max_seq):
+    def plan(self, h, hkv, d, t, r, max_q, max_seq, fp8=False):
         """(split count, ring stages) the scheduler picks for a decode batch."""
         stages = ctypes.c_int(0)
-        splits = self.lib.attnreg_fa_decode_plan(h, hkv, d, t, r, max_q, max_seq, SCRATCH_FLOATS, self.sms,
-                                                 ctypes.byref(stages))
+        splits = self.lib.attnreg_fa_decode_plan(int(fp8), h, hkv, d, t, r, max_q, max_seq, SCRATCH_FLOATS,
+                                                 self.sms, ctypes.byref(stages))
         return splits, stages.value
 
 
@@ -220,7 +220,7 @@ def decode_sweep(ours, flush, copy_tbs, args):
             assert ours.flag.item() == 0
             nbytes = batch.kv_bytes + batch.q.numel() * 2
             peer_bytes = kv_bytes + batch.q.numel() * 2  # the peers read bf16 K/V
-            splits, ring = ours.plan(h, hkv, d, b, b, 1, l)
+            splits, ring = ours.plan(h, hkv, d, b, b, 1, l, fp8=args.cache == "fp8")
             row = {"B": b, "L": l, "cache": args.cache, "splits": splits, "ring_stages": ring}
             row["ours_ms"] = timed(run, flush, args.iters)
             row["ours_tbs"] = nbytes / row["ours_ms"] / 1e9

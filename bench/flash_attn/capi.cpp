@@ -60,13 +60,15 @@ __attribute__((visibility("default"))) int attnreg_fa_attention(
 }
 
 /// The scheduler's decode plan for a batch (for the tables): returns the split
-/// count and stores the ring depth in *ring_stages.
-__attribute__((visibility("default"))) int attnreg_fa_decode_plan(int num_heads, int num_kv_heads,
+/// count and stores the ring depth in *ring_stages. cache_fp8 as in
+/// attnreg_fa_attention (fp8 caches get a plan of their own).
+__attribute__((visibility("default"))) int attnreg_fa_decode_plan(int cache_fp8, int num_heads, int num_kv_heads,
                                                                   int head_size, int num_tokens, int num_reqs,
                                                                   int max_query_len, int max_seq_len,
                                                                   long long scratch_floats, int num_sms,
                                                                   int* ring_stages) {
   attnreg::flash_attn::KernelParams p;
+  p.cache_fp8 = cache_fp8 != 0;
   p.num_heads = num_heads;
   p.num_kv_heads = num_kv_heads;
   p.head_size = head_size;
