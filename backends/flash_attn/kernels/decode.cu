@@ -12,9 +12,9 @@
 //   - fp8 cache: decode_mma_kernel too where fp8_mma_decode_serves(p)
 //     (compute capability 8.9 and later), its rings holding fp8 rows that
 //     each lane widens to fp16 in registers (decode_fp8_frags.cuh);
-//     otherwise decode_kernel below (4 warps sharing
-//     one ring), CUDA cores, dequantising from shared memory (k_scale folded
-//     into the query, v_scale into the output):
+//     otherwise decode_kernel below (4 warps sharing one ring), CUDA cores,
+//     dequantising from shared memory (k_scale folded into the query,
+//     v_scale into the output):
 //       1. scores: (key, slice of the row) per thread, query heads in shared memory;
 //       2. softmax: one warp per head updates the running max and sum;
 //       3. values: threads own (8-element chunk, key group) pairs; the key

@@ -4,8 +4,9 @@
 // in registers (one cvt.rn.f16x2.e4m3x2 per pair on compute capability 8.9
 // and later), and the mma runs in fp16 whatever the query type: every e4m3
 // value is exact in fp16, the probabilities keep 3 more bits than in bf16,
-// and a bf16 query past fp16's range (+-65504) is clamped to it (vLLM's fp8
-// attention quantises the query to e4m3, range +-448). Which head dimension a
+// and a bf16 query past fp16's range (+-65504) is clamped to it
+// (FlashAttention-3's fp8 path takes the query in e4m3 as well, range
+// +-448). Which head dimension a
 // lane reads is permuted so that its bytes of one row are contiguous:
 //   - scores: the k index of the mma (the head dimension) is permuted the
 //     same way in Q and K; lane (g, t4) holds, for k-step ks, dims

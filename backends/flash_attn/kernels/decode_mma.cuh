@@ -1,8 +1,8 @@
 // Tensor-core decode kernel for a 16-bit (fp16/bf16) or fp8 (e4m3) KV
-// cache; included by decode.cu only. (fp8 rows are widened in registers:
-// decode_fp8_frags.cuh.) One CTA serves one query token, up to HP query heads of one
-// KV head and one split of the visible key range, like the CUDA-core kernel,
-// but its warps work independently until the end:
+// cache (fp8 rows are widened in registers: decode_fp8_frags.cuh); included
+// by decode.cu only. One CTA serves one query token, up to HP query heads of
+// one KV head and one split of the visible key range, like the CUDA-core
+// kernel, but its warps work independently until the end:
 //   - the split's keys are dealt out to the warps in groups of 16 (warp w
 //     takes groups w, w + kWarps, ...); each warp streams its groups' K and V
 //     rows through its own cp.async ring (2 or 3 stages) in shared memory,
