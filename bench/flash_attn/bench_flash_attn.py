@@ -69,8 +69,9 @@ class Ours:
         """Attention over the paged cache kv (fp8 e4m3 with unit scales, or
         q's dtype)."""
         t, h, d = q.shape
+        fp8 = int(kv.dtype == torch.float8_e4m3fn)
         rc = self.lib.attnreg_fa_attention(
-            1 if q.dtype == torch.bfloat16 else 0, int(kv.dtype == torch.float8_e4m3fn), h, hkv, d, t, seq_lens.numel(), max_q, max_seq,
+            1 if q.dtype == torch.bfloat16 else 0, fp8, h, hkv, d, t, seq_lens.numel(), max_q, max_seq,
             kv.shape[2], kv.shape[1], bt.shape[1], int(causal), 1.0 / math.sqrt(d), q.data_ptr(),
             out.data_ptr(), kv.data_ptr(), qsl.data_ptr(), seq_lens.data_ptr(), bt.data_ptr(),
             self.scratch.data_ptr(), SCRATCH_FLOATS, self.flag.data_ptr(), self.sms,
@@ -309,7 +310,7 @@ def plots(result, out_dir):
             ax.plot(ls, [r.get(key, float("nan")) for r in rs], marker="o", label=label)
         ax.axhline(result["copy_tbs"], color="gray", ls="--", label="copy")
         ax.set_xscale("log", base=2)
-        ax.set_title(f"decode B={b}")
+        ax.set_title(f"decode B={b}" + (" (fp8 cache)" if rs and rs[0].get("cache") == "fp8" else ""))
         ax.set_xlabel("context L")
     axes[0].set_ylabel("TB/s")
     axes[0].legend(fontsize=7)
