@@ -62,6 +62,15 @@ HWY_INLINE void Prefetch(const std::byte* p, int n) {
   for (int i = 0; i < n; i += 64) hwy::Prefetch(p + i);
 }
 
+/// exp(x - m) of scores x against the running maximum m, 0 for masked keys
+/// (x = -inf). Clamping keeps Exp's argument in its valid range. A NaN score
+/// (a NaN in the cache) stays NaN, as in the reference, though Highway's Exp
+/// returns 0 for NaN: it comes back through x * 0, which is 0 for finite x.
+HWY_INLINE VF SoftmaxWeight(DF d, VF x, VF m) {
+  const VF e = hn::Exp(d, hn::Max(hn::Sub(x, m), hn::Set(d, -87.0f)));
+  return hn::IfThenZeroElse(hn::Eq(x, hn::Set(d, kNegInf)), hn::MulAdd(x, hn::Zero(d), e));
+}
+
 /// Per-item constants the row kernels need.
 struct ItemContext {
   const KernelArgs* args;
@@ -174,9 +183,7 @@ HWY_INLINE void ProcessRows(const ItemContext& c, ThreadScratch& s, const std::i
     VF vsum = hn::Zero(d);
     for (int jv = 0; jv < nk; jv += N) {
       const VF x = hn::LoadU(d, sc[r] + jv);
-      // Clamping keeps Exp's argument in its valid range; masked keys get 0.
-      const VF p = hn::IfThenElseZero(hn::Gt(x, hn::Set(d, kNegInf)),
-                                      hn::Exp(d, hn::Max(hn::Sub(x, vm), hn::Set(d, -87.0f))));
+      const VF p = SoftmaxWeight(d, x, vm);
       hn::StoreU(p, d, sc[r] + jv);
       vsum = hn::Add(vsum, p);
     }

@@ -392,7 +392,7 @@ HWY_INLINE void Rows(const Tile& t, const float* HWY_RESTRICT q, float* HWY_REST
   VF vsum = hn::Zero(d);
   for (int v = 0; v < nv; ++v) {
     const VF x = hn::LoadU(d, sc + v * kLanes);
-    const VF p = hn::IfThenElseZero(hn::Gt(x, neg_inf), hn::Exp(d, hn::Max(hn::Sub(x, m_new), lowest)));
+    const VF p = SoftmaxWeight(d, x, m_new);
     hn::StoreU(p, d, sc + v * kLanes);
     vsum = hn::Add(vsum, p);
   }
