@@ -41,7 +41,7 @@ for stage in "$@"; do
       # before compute capability 8.9) and the tensor-core one.
       for fp8mma in 0 1; do
         log=$out/tests_fp8_mma$fp8mma.log
-        ATTNREG_FLASH_ATTN_DECODE_FP8_MMA=$fp8mma "$tests" --gtest_filter='*fp8*:*everything*' >"$log" 2>&1
+        ATTNREG_FLASH_ATTN_DECODE_FP8_MMA=$fp8mma "$tests" --gtest_filter='*fp8*:*Fp8*:*everything*' >"$log" 2>&1
         echo "tests (ATTNREG_FLASH_ATTN_DECODE_FP8_MMA=$fp8mma, fp8 cases) rc=$?"
         grep -E "^\[  (PASSED|FAILED)|tests? ran" "$log" | head -20
         grep -B2 -A8 "Failure" "$log" | head -80

@@ -49,7 +49,8 @@ int prepare_prefill_sm90(int head_size);
 
 /// Writes element d of output row (token, head) from an unnormalised
 /// accumulator a with running max mx and sum, folding in the head's sink
-/// logit when there is one. A row that saw no key (sum 0, no sink) gets 0.
+/// logit when there is one. A row that saw no key (sum 0, no sink) gets 0;
+/// a NaN sum (a NaN key in the cache) makes the row NaN, as in the reference.
 template <class T>
 __device__ __forceinline__ void write_normalised(const KernelParams& p, int token, int head, int d, float mx,
                                                  float sum, float a) {
@@ -60,7 +61,7 @@ __device__ __forceinline__ void write_normalised(const KernelParams& p, int toke
     sum = sum * w + __expf(sink - m_tot);
     a *= w;
   }
-  const float o = sum > 0.0f ? a / sum : 0.0f;
+  const float o = sum != 0.0f ? a / sum : 0.0f;
   static_cast<T*>(p.out)[token * p.o_stride_t + head * p.o_stride_h + d] = from_float<T>(o);
 }
 

@@ -326,7 +326,7 @@ __device__ __forceinline__ void store_output_rows(const KernelParams& p, float f
       w = mx == -INFINITY ? 0.0f : exp2f(mx - m_tot);
       sum = sum * w + exp2f(sink - m_tot);
     }
-    const float inv = sum > 0.0f ? w / sum : 0.0f;
+    const float inv = sum != 0.0f ? w / sum : 0.0f;  // a NaN sum (NaN key) stays NaN
     T* out = static_cast<T*>(p.out) + (token_g + hr * 8) * p.o_stride_t + h * p.o_stride_h;
 #pragma unroll
     for (int dt = 0; dt < DT; ++dt) {

@@ -1,13 +1,14 @@
 // forward() allocates nothing and never synchronises: it can be captured in a
-// CUDA graph on a caller's stream, and the replay computes the same result.
+// CUDA graph on a caller's stream, and the replay computes the same result,
+// with a 16-bit cache and with an fp8 one (their decodes take other kernels).
 #include "device_batch.hpp"
 
 namespace attnreg::flash_attn::test {
 namespace {
 
-TEST(FlashAttnGraph, CapturedForwardReplaysCorrectly) {
-  FA_REQUIRE_DEVICE();
+void capture_and_replay(bool fp8) {
   BatchSpec s;
+  s.fp8 = fp8;
   s.requests = {{1, 2000}, {1, 33}, {3, 90}, {100, 180}};
   const HostBatch b = make_batch(s);
   DeviceBatch d(b);
@@ -37,6 +38,16 @@ TEST(FlashAttnGraph, CapturedForwardReplaysCorrectly) {
   cudaGraphExecDestroy(exec);
   cudaGraphDestroy(graph);
   cudaStreamDestroy(stream);
+}
+
+TEST(FlashAttnGraph, CapturedForwardReplaysCorrectly) {
+  FA_REQUIRE_DEVICE();
+  capture_and_replay(false);
+}
+
+TEST(FlashAttnGraph, CapturedForwardReplaysCorrectlyWithFp8Cache) {
+  FA_REQUIRE_DEVICE();
+  capture_and_replay(true);
 }
 
 }  // namespace
