@@ -63,6 +63,8 @@ void CpuAttentionImpl::forward(const DLTensor& query, const DLTensor& key, const
   a.sliding_window = params_.sliding_window.value_or(0);
   a.fp8_k_lut = fp8_k_lut_.data();
   a.fp8_v_lut = fp8_v_lut_.data();
+  a.k_scale = params_.k_scale;
+  a.v_scale = params_.v_scale;
   run_attention(a, workspace_);
 }
 

@@ -18,6 +18,7 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <type_traits>
 
 HWY_BEFORE_NAMESPACE();
 namespace attnreg::cpu_attn::HWY_NAMESPACE {
@@ -450,6 +451,8 @@ void ProcessDecodeItem(const KernelArgs& a, const WorkItem& it, ThreadScratch& s
         return decode::Item<decode::LoadF16>(a, it, s, partials);
       case ScalarType::Float32:
         return decode::Item<decode::LoadF32>(a, it, s, partials);
+      case ScalarType::Float8_E4M3:
+        return decode::Item<decode::LoadFP8>(a, it, s, partials);
       default:
         break;
     }

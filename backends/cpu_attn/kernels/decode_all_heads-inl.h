@@ -8,7 +8,7 @@
 // Decode items (kv_head = -1): one query token against every KV head of a key
 // range. Per tile of keys and per KV head, the group's query rows (in
 // registers-sized passes of 4, 2 or 1 rows) compute their scores straight
-// from the 16-bit cache (widened in registers, no scratch copy), several
+// from the cache (16-bit or fp8, widened in registers, no scratch copy), several
 // keys' accumulators are reduced together into one vector of scores, the
 // softmax runs on those vectors, and P.V reads each V row once per pass.
 // The cache rows of a tile (all heads of a slot, contiguous) are prefetched
@@ -132,6 +132,41 @@ struct LoadF32 {
     const auto* f = reinterpret_cast<const float*>(p);
     a = hn::LoadU(d, f);
     b = hn::LoadU(d, f + kLanes);
+  }
+};
+
+/// float8_e4m3fn bytes, widened in registers without a table: the byte,
+/// sign-extended to 16 bits and shifted left by 7, is the fp16 bit pattern
+/// of its value times 2^-8 once bit 14 (a copy of the sign) is cleared, since
+/// e4m3's exponent field and 3 mantissa bits land on fp16's with biases 7
+/// and 15, subnormals included; F16C widens that to fp32 exactly. The 2^8
+/// and the cache's scale are folded into the query rows (K) and the output
+/// (V) by Item, so the loader costs no multiply. 0x7F / 0xFF (NaN in e4m3fn)
+/// would read as 1.875 * 2^8, so they are replaced by the fp16 NaN.
+struct LoadFP8 {
+  static constexpr int kChunkBytes = 2 * kLanes;
+  static constexpr bool kInterleaved = false;
+  static constexpr float kUnscale = 256.0f;  ///< widened value * kUnscale = the byte's e4m3 value
+  static HWY_INLINE void Load(const std::byte* p, VF& a, VF& b) {
+#if HWY_TARGET <= HWY_AVX3
+    const __m512i x = _mm512_cvtepi8_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
+    const __m512i h =
+        _mm512_and_si512(_mm512_slli_epi16(x, 7), _mm512_set1_epi16(static_cast<short>(0xBF80)));
+    const __mmask32 nan = _mm512_cmpeq_epi16_mask(_mm512_slli_epi16(x, 9),  // the 7 bits below the sign
+                                                  _mm512_set1_epi16(static_cast<short>(0xFE00)));
+    const __m512i f = _mm512_mask_mov_epi16(h, nan, _mm512_set1_epi16(0x7E00));
+    a = Wrap(_mm512_cvtph_ps(_mm512_castsi512_si256(f)));
+    b = Wrap(_mm512_cvtph_ps(_mm512_extracti64x4_epi64(f, 1)));
+#else
+    const __m256i x = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+    const __m256i h =
+        _mm256_and_si256(_mm256_slli_epi16(x, 7), _mm256_set1_epi16(static_cast<short>(0xBF80)));
+    const __m256i nan =
+        _mm256_cmpeq_epi16(_mm256_slli_epi16(x, 9), _mm256_set1_epi16(static_cast<short>(0xFE00)));
+    const __m256i f = _mm256_blendv_epi8(h, _mm256_set1_epi16(0x7E00), nan);
+    a = Wrap(_mm256_cvtph_ps(_mm256_castsi256_si128(f)));
+    b = Wrap(_mm256_cvtph_ps(_mm256_extracti128_si256(f, 1)));
+#endif
   }
 };
 
@@ -480,7 +515,12 @@ HWY_INLINE void Item(const KernelArgs& a, const WorkItem& it, ThreadScratch& s, 
   const int lo = W > 0 ? std::max(0, pos - W + 1) : 0;
   const int hi = a.sizes.causal ? pos + 1 : (W > 0 ? std::min(seq, pos + W) : seq);
   const std::int64_t token = it.token_begin;
-  // Query rows: fp32, scaled, in the loader's chunk order.
+  // Query rows: fp32, scaled, in the loader's chunk order. An fp8 cache's
+  // widened keys and values are their e4m3 values / kUnscale (LoadFP8): its
+  // scales and kUnscale go onto the query rows and the output.
+  constexpr bool kFp8 = std::is_same_v<L, LoadFP8>;
+  const float q_scale = kFp8 ? a.sizes.scale * (a.k_scale * LoadFP8::kUnscale) : a.sizes.scale;
+  const float out_scale = kFp8 ? a.v_scale * LoadFP8::kUnscale : 1.0f;
   float* nat = s.k_tile.data();
   for (int h = 0; h < H; ++h) {
     float* q = s.q.data() + static_cast<std::ptrdiff_t>(h) * RF;
@@ -499,7 +539,7 @@ HWY_INLINE void Item(const KernelArgs& a, const WorkItem& it, ThreadScratch& s, 
     } else {
       ToFloat(a.query.at(token, h, 0), a.query.dtype, Dh, nat, nullptr);
       for (int e = 0; e < Dh; ++e)
-        q[(e / (2 * kLanes)) * 2 * kLanes + ChunkSlot<L>(e % (2 * kLanes))] = nat[e] * a.sizes.scale;
+        q[(e / (2 * kLanes)) * 2 * kLanes + ChunkSlot<L>(e % (2 * kLanes))] = nat[e] * q_scale;
     }
     std::fill_n(s.acc.data() + static_cast<std::ptrdiff_t>(h) * RF, RF, 0.0f);
     s.m[h] = kNegInf;
@@ -619,6 +659,9 @@ HWY_INLINE void Item(const KernelArgs& a, const WorkItem& it, ThreadScratch& s, 
   // Rows back to natural order, then the output or this split's partial.
   for (int h = 0; h < H; ++h) {
     ToNatural<L>(s.acc.data() + static_cast<std::ptrdiff_t>(h) * RF, nat, Dh);
+    if constexpr (kFp8)
+      for (int e = 0; e < Dh; e += kLanes)
+        hn::StoreU(hn::Mul(hn::LoadU(d, nat + e), hn::Set(d, out_scale)), d, nat + e);
     if (it.num_splits == 1) {
       WriteOutput(a, token, h, s.m[h], s.l[h], nat, Dh);
     } else {

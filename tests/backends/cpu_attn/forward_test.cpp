@@ -56,6 +56,16 @@ std::vector<Case> cases() {
   }));
   c.push_back(
       with("bf16_fp8_cache", base(bf16, 8, 2, 128, 16), [](BatchSpec& s) { s.kv_cache_dtype = "fp8_e4m3"; }));
+  // Long fp8 decodes: the fast path's split keys, merged, with the scales folded into query and output.
+  c.push_back(with("fp16_fp8_cache_split_decode_d256_sinks_cap", base(f16, 8, 2, 256, 16), [](BatchSpec& s) {
+    s.context_lens = {3000, 700};
+    s.query_lens = {1, 1};
+    s.kv_cache_dtype = "fp8_e4m3";
+    s.k_scale = 0.25f;
+    s.v_scale = 0.125f;
+    s.use_sinks = true;
+    s.logits_soft_cap = 20.0f;
+  }));
   c.push_back(
       with("fp32_sliding_window", base(f32, 4, 2, 64, 16), [](BatchSpec& s) { s.sliding_window = 17; }));
   c.push_back(with("fp32_soft_cap", base(f32, 4, 2, 64, 16), [](BatchSpec& s) {

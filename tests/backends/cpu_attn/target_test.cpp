@@ -50,6 +50,18 @@ std::vector<std::pair<std::string, BatchSpec>> specs() {
   g4.use_sinks = true;
   g4.use_alibi = true;
   v.emplace_back("bf16_gqa4_d64_prefill_all_features", g4);
+  BatchSpec fp8 = decode_batch(bf16, 32, 8, 128);  // fp8 caches: widened in registers on the fast path
+  fp8.kv_cache_dtype = "fp8_e4m3";
+  fp8.k_scale = 0.5f;
+  fp8.v_scale = 3.0f;
+  v.emplace_back("bf16_gqa4_d128_fp8_cache", fp8);
+  BatchSpec fp8_all = decode_batch(f16, 6, 2, 64);
+  fp8_all.kv_cache_dtype = "fp8_e4m3";
+  fp8_all.k_scale = 0.02f;
+  fp8_all.sliding_window = 600;
+  fp8_all.logits_soft_cap = 10.0f;
+  fp8_all.use_sinks = true;
+  v.emplace_back("fp16_gqa3_d64_fp8_cache_all_features", fp8_all);
   BatchSpec nc = decode_batch(f32, 8, 2, 256);
   nc.causal = false;
   v.emplace_back("fp32_non_causal_d256", nc);
