@@ -15,6 +15,7 @@
 
 #include <algorithm>
 #include <attnreg/numeric.hpp>
+#include <bit>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -452,6 +453,11 @@ void ProcessDecodeItem(const KernelArgs& a, const WorkItem& it, ThreadScratch& s
       case ScalarType::Float32:
         return decode::Item<decode::LoadF32>(a, it, s, partials);
       case ScalarType::Float8_E4M3:
+#if HWY_TARGET <= HWY_AVX3
+        if (a.query.dtype == ScalarType::BFloat16 && a.query.strides[2] == 1 && Dh % 64 == 0 &&
+            decode::HasFP8Dot())
+          return decode::ItemFP8Dot(a, it, s, partials);
+#endif
         return decode::Item<decode::LoadFP8>(a, it, s, partials);
       default:
         break;

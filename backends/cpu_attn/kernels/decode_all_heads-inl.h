@@ -170,6 +170,11 @@ struct LoadFP8 {
   }
 };
 
+/// Position of element e of a 64-element block in the order the AVX-512
+/// VBMI path widens fp8 keys to bf16 (Fp8ToBf16, below): elements 16 l + i
+/// of 128-bit lane l (i < 8) first, then elements 16 l + 8 + i.
+inline int Fp8Bf16Slot(int e) { return (e & 8) * 4 + (e >> 4) * 8 + (e & 7); }
+
 /// Position in a chunk's (a, b) order of natural element e of the chunk.
 template <class L>
 HWY_INLINE int ChunkSlot(int e) {
@@ -204,6 +209,12 @@ HWY_INLINE void ToNatural(const float* HWY_RESTRICT acc, float* HWY_RESTRICT nat
 #endif
   }
 }
+
+/// Keys per tile of a decode item: 32 keys x 2 KiB rows (GQA 32/8, head 128,
+/// bf16) = 64 KiB of K and of V, in L2. Smaller tiles cost softmax and
+/// accumulator passes (16: 8% slower from cache, the same from DRAM; notes,
+/// attempts 7 and 11).
+constexpr int kDecodeTileKeys = 32;
 
 /// What a pass of query rows needs to know about the current tile.
 /// Lines of whole cache rows to prefetch, a few at a time between compute steps.
@@ -336,7 +347,167 @@ __attribute__((target(HWY_TARGET_STR ",avx512bf16"))) void ScoresBF16Dot(const T
     ScoresBF16DotN<NR, 0>(t, q, sc);
   }
 }
+
+/// The bf16 bit patterns of the e4m3 magnitudes 0..127 (exact: e4m3's 3
+/// mantissa bits fit bf16's 7, its subnormals are bf16 normals; 127 is NaN),
+/// as high and low bytes, each table two vectors for vpermi2b.
+struct Fp8Bf16Bytes {
+  alignas(64) std::uint8_t hi[128];
+  alignas(64) std::uint8_t lo[128];
+};
+inline constexpr Fp8Bf16Bytes kFp8Bf16Bytes = [] {
+  Fp8Bf16Bytes t{};
+  for (int m = 0; m < 128; ++m) {
+    const std::uint32_t bits =
+        std::bit_cast<std::uint32_t>(numeric::fp8_e4m3_to_float(static_cast<std::uint8_t>(m))) >> 16;
+    t.hi[m] = static_cast<std::uint8_t>(bits >> 8);
+    t.lo[m] = static_cast<std::uint8_t>(bits & 0xFF);
+  }
+  return t;
+}();
+
+/// 64 fp8 bytes as 64 bf16 values, 5 instructions (AVX512_VBMI): two byte
+/// lookups of the magnitude (vpermi2b reads the low 7 bits of each index),
+/// the sign or-ed into the high byte, and the bytes interleaved into words.
+/// w0 gets elements 16 l + i and w1 elements 16 l + 8 + i (i < 8) at word
+/// 8 l + i of 128-bit lane l; the query rows use the same order.
+struct Fp8ToBf16 {
+  __m512i hi0, hi1, lo0, lo1;
+  __attribute__((target(HWY_TARGET_STR ",avx512bf16,avx512vbmi"))) HWY_INLINE Fp8ToBf16()
+      : hi0(_mm512_load_si512(kFp8Bf16Bytes.hi)),
+        hi1(_mm512_load_si512(kFp8Bf16Bytes.hi + 64)),
+        lo0(_mm512_load_si512(kFp8Bf16Bytes.lo)),
+        lo1(_mm512_load_si512(kFp8Bf16Bytes.lo + 64)) {}
+  __attribute__((target(HWY_TARGET_STR ",avx512bf16,avx512vbmi"))) HWY_INLINE void operator()(
+      const std::byte* p, __m512i& w0, __m512i& w1) const {
+    const __m512i x = _mm512_loadu_si512(p);
+    const __m512i sign = _mm512_set1_epi8(static_cast<char>(0x80));
+    const __m512i hi =
+        _mm512_ternarylogic_epi32(_mm512_permutex2var_epi8(hi0, x, hi1), x, sign, 0xF8);  // a | b & c
+    const __m512i lo = _mm512_permutex2var_epi8(lo0, x, lo1);
+    w0 = _mm512_unpacklo_epi8(lo, hi);
+    w1 = _mm512_unpackhi_epi8(lo, hi);
+  }
+};
+
+/// Scores of NR bf16 query rows (unscaled, in Fp8ToBf16's order) against a
+/// tile of fp8 keys: each key's 64-byte blocks become bf16 in registers and
+/// go through vdpbf16ps (the products exact, summed in fp32), instead of the
+/// fp16 widening and fp32 FMAs of LoadFP8 (notes, attempt 66). The scores
+/// lack k_scale, which Item puts into the tile's score_scale.
+template <int NR, int CB>
+__attribute__((target(HWY_TARGET_STR ",avx512bf16,avx512vbmi"))) HWY_INLINE void ScoresFP8DotN(
+    const Tile& t, const float* q, float* HWY_RESTRICT sc) {
+  constexpr int KP = kLanes / NR;
+  const int blocks = CB > 0 ? CB : t.chunks / 2;
+  const int nkp = (t.nk + KP - 1) / KP * KP;
+  const std::byte* qb = reinterpret_cast<const std::byte*>(q);
+  const std::ptrdiff_t qstride = static_cast<std::ptrdiff_t>(t.row_floats) * sizeof(float);
+  const Fp8ToBf16 widen;
+  for (int j = 0; j < nkp; j += KP) {
+    Raw s[KP * NR];
+    for (int i = 0; i < KP * NR; ++i) s[i] = _mm512_setzero_ps();
+    const std::byte* kp[KP];
+    for (int k = 0; k < KP; ++k) kp[k] = t.k[j + k] + t.head_offset;
+    if (t.pf) t.pf->Step(t.pf->per_qk);
+    for (int c = 0; c < blocks; ++c) {
+      for (int k = 0; k < KP; ++k) {
+        __m512i w0, w1;
+        widen(kp[k] + c * 64, w0, w1);
+        for (int r = 0; r < NR; ++r) {
+          const std::byte* qr = qb + r * qstride + c * 128;
+          s[k * NR + r] = _mm512_dpbf16_ps(s[k * NR + r], (__m512bh)_mm512_loadu_si512(qr), (__m512bh)w0);
+          s[k * NR + r] =
+              _mm512_dpbf16_ps(s[k * NR + r], (__m512bh)_mm512_loadu_si512(qr + 64), (__m512bh)w1);
+        }
+      }
+    }
+    _mm512_storeu_ps(sc + j * NR, ReduceAll(s));
+  }
+}
+template <int NR>
+__attribute__((target(HWY_TARGET_STR ",avx512bf16,avx512vbmi"))) void ScoresFP8Dot(const Tile& t,
+                                                                                   const float* q,
+                                                                                   float* HWY_RESTRICT sc) {
+  if (t.chunks == 4) return ScoresFP8DotN<NR, 2>(t, q, sc);  // head size 128: fully unrolled
+  ScoresFP8DotN<NR, 0>(t, q, sc);
+}
+
+/// O = alpha O + P V for NR rows against a tile of fp8 values, two keys per
+/// vdpbf16ps: each pair's value rows widened to bf16 (Fp8ToBf16) and
+/// interleaved by words, so that a 32-bit lane holds one element of both
+/// keys, against the pair's probabilities rounded to bf16 (as the tensor-core
+/// kernels round P). Per 64 elements and key pair that is 14 widening and
+/// interleaving instructions and 4 NR vdpbf16ps, against 36 NR / 2 + 40 for
+/// LoadFP8's fp16 widening and fp32 FMAs (notes, attempt 66). Accumulator
+/// vector v of a 64-element block holds element 16 l + 4 v + i in lane
+/// 4 l + i (FromFp8PairOrder undoes it). The values lack v_scale, which Item
+/// applies to the output. sc: the probabilities, key j row r at j NR + r,
+/// zero for the padding key past an odd t.nk; alpha: NR rescaling factors.
+template <int NR>
+__attribute__((target(HWY_TARGET_STR ",avx512bf16,avx512vbmi"))) void PvFP8Dot(const Tile& t,
+                                                                               const float* HWY_RESTRICT sc,
+                                                                               float* HWY_RESTRICT acc,
+                                                                               const float* alpha) {
+  const int RF = t.row_floats;
+  const int blocks = t.chunks / 2;
+  const int pairs = (t.nk + 1) / 2;
+  // Each pair's probabilities as one 32-bit (key j, key j + 1) bf16 pair per row.
+  alignas(16) std::uint32_t pp[kDecodeTileKeys / 2][4];
+  for (int i = 0; i < pairs; ++i) {
+    const float* p = sc + 2 * i * NR;  // key 2i rows 0..NR-1, then key 2i + 1
+    __m128i x;
+    if constexpr (NR == 4)
+      x = (__m128i)_mm256_cvtneps_pbh(_mm256_loadu_ps(p));
+    else
+      x = (__m128i)_mm_cvtneps_pbh(_mm_loadu_ps(p));
+    _mm_store_si128(reinterpret_cast<__m128i*>(pp[i]), _mm_unpacklo_epi16(x, _mm_srli_si128(x, 2 * NR)));
+  }
+  const Fp8ToBf16 widen;
+  auto pass = [&](auto nb_tag, int b0) {
+    constexpr int NB = decltype(nb_tag)::value;
+    Raw o[NB][NR][4];
+    for (int b = 0; b < NB; ++b)
+      for (int r = 0; r < NR; ++r)
+        for (int v = 0; v < 4; ++v)
+          o[b][r][v] =
+              _mm512_mul_ps(_mm512_loadu_ps(acc + r * RF + (b0 + b) * 64 + v * 16), _mm512_set1_ps(alpha[r]));
+    for (int i = 0; i < pairs; ++i) {
+      if (t.pf) t.pf->Step(2 * t.pf->per_step);
+      __m512i pr[NR];
+      for (int r = 0; r < NR; ++r) pr[r] = _mm512_set1_epi32(static_cast<int>(pp[i][r]));
+      const std::byte* v0 = t.v[2 * i] + t.head_offset;
+      const std::byte* v1 = t.v[2 * i + 1] + t.head_offset;
+      for (int b = 0; b < NB; ++b) {
+        __m512i a0, a1, b0w, b1w;
+        widen(v0 + (b0 + b) * 64, a0, a1);
+        widen(v1 + (b0 + b) * 64, b0w, b1w);
+        const __m512i d[4] = {_mm512_unpacklo_epi16(a0, b0w), _mm512_unpackhi_epi16(a0, b0w),
+                              _mm512_unpacklo_epi16(a1, b1w), _mm512_unpackhi_epi16(a1, b1w)};
+        for (int r = 0; r < NR; ++r)
+          for (int v = 0; v < 4; ++v)
+            o[b][r][v] = _mm512_dpbf16_ps(o[b][r][v], (__m512bh)d[v], (__m512bh)pr[r]);
+      }
+    }
+    for (int b = 0; b < NB; ++b)
+      for (int r = 0; r < NR; ++r)
+        for (int v = 0; v < 4; ++v) _mm512_storeu_ps(acc + r * RF + (b0 + b) * 64 + v * 16, o[b][r][v]);
+  };
+  constexpr int kMaxNB = 4 / NR;  // 16 accumulators
+  int b = 0;
+  if constexpr (kMaxNB >= 4)
+    for (; b + 4 <= blocks; b += 4) pass(std::integral_constant<int, 4>{}, b);
+  if constexpr (kMaxNB >= 2)
+    for (; b + 2 <= blocks; b += 2) pass(std::integral_constant<int, 2>{}, b);
+  for (; b < blocks; ++b) pass(std::integral_constant<int, 1>{}, b);
+}
 #endif
+
+/// An accumulator row of PvFP8Dot's order (Dh a multiple of 64) in natural order.
+HWY_INLINE void FromFp8PairOrder(const float* HWY_RESTRICT acc, float* HWY_RESTRICT nat, int Dh) {
+  for (int b = 0; b < Dh; b += 64)
+    for (int e = 0; e < 64; ++e) nat[b + e] = acc[b + (e >> 2 & 3) * 16 + (e >> 4) * 4 + (e & 3)];
+}
 
 /// Scores, online softmax and P.V of NR query rows (NR | kLanes) against one
 /// tile. q, acc: NR rows of row_floats; m, l: NR entries; slopes: NR ALiBi
@@ -350,7 +521,8 @@ HWY_INLINE void Rows(const Tile& t, const float* HWY_RESTRICT q, float* HWY_REST
   const int nkp = (t.nk + KP - 1) / KP * KP;
   // ---- S = Q K^T: KP keys x NR rows per step, reduced together ----
 #if HWY_TARGET <= HWY_AVX3
-  if constexpr (DP) ScoresBF16Dot<NR>(t, q, sc);
+  if constexpr (DP && std::is_same_v<L, LoadFP8>) ScoresFP8Dot<NR>(t, q, sc);
+  if constexpr (DP && !std::is_same_v<L, LoadFP8>) ScoresBF16Dot<NR>(t, q, sc);
 #endif
   for (int j = 0; j < (DP ? 0 : nkp); j += KP) {
     if (t.pf) t.pf->Step(t.pf->per_qk);
@@ -441,6 +613,9 @@ HWY_INLINE void Rows(const Tile& t, const float* HWY_RESTRICT q, float* HWY_REST
     l[r] = tmp[1][r];
   }
   // ---- O = alpha O + P V: CH chunks x NR rows of accumulators per pass ----
+#if HWY_TARGET <= HWY_AVX3
+  if constexpr (DP && std::is_same_v<L, LoadFP8>) return PvFP8Dot<NR>(t, sc, acc, tmp[2]);
+#endif
   auto pass = [&](auto ch_tag, int c) {
     constexpr int CH = decltype(ch_tag)::value;
     VF o[CH][NR][2];
@@ -483,12 +658,6 @@ HWY_INLINE void Rows(const Tile& t, const float* HWY_RESTRICT q, float* HWY_REST
   for (; c < t.chunks; ++c) pass(std::integral_constant<int, 1>{}, c);
 }
 
-/// Keys per tile of a decode item: 32 keys x 2 KiB rows (GQA 32/8, head 128,
-/// bf16) = 64 KiB of K and of V, in L2. Smaller tiles cost softmax and
-/// accumulator passes (16: 8% slower from cache, the same from DRAM; notes,
-/// attempts 7 and 11).
-constexpr int kDecodeTileKeys = 32;
-
 /// P.V passes over the keys for NR rows and `chunks` chunks (mirrors Rows).
 HWY_INLINE int PvPasses(int NR, int chunks) {
   const int max_ch = (kLanes == 16 ? 8 : 4) / NR;
@@ -520,13 +689,17 @@ HWY_INLINE void Item(const KernelArgs& a, const WorkItem& it, ThreadScratch& s, 
   // scales and kUnscale go onto the query rows and the output.
   constexpr bool kFp8 = std::is_same_v<L, LoadFP8>;
   const float q_scale = kFp8 ? a.sizes.scale * (a.k_scale * LoadFP8::kUnscale) : a.sizes.scale;
-  const float out_scale = kFp8 ? a.v_scale * LoadFP8::kUnscale : 1.0f;
+  const float out_scale = kFp8 ? a.v_scale * (DP ? 1.0f : LoadFP8::kUnscale) : 1.0f;  // PvFP8Dot's are exact
   float* nat = s.k_tile.data();
   for (int h = 0; h < H; ++h) {
     float* q = s.q.data() + static_cast<std::ptrdiff_t>(h) * RF;
-    if constexpr (DP) {     // the bf16 query as is; the scale goes onto the scores
-      const int i = h % G;  // row within its KV group
-      if (i < G / 4 * 4) {  // a pass of 4 rows: row pairs, see ScoresBF16DotPairs
+    if constexpr (DP && kFp8) {  // the bf16 query in Fp8ToBf16's order; the scales go onto the scores
+      const auto* src = reinterpret_cast<const std::uint16_t*>(a.query.at(token, h, 0));
+      auto* dst = reinterpret_cast<std::uint16_t*>(q);
+      for (int e = 0; e < Dh; ++e) dst[e / 64 * 64 + Fp8Bf16Slot(e % 64)] = src[e];
+    } else if constexpr (DP) {  // the bf16 query as is; the scale goes onto the scores
+      const int i = h % G;      // row within its KV group
+      if (i < G / 4 * 4) {      // a pass of 4 rows: row pairs, see ScoresBF16DotPairs
         const int pair = i % 4 / 2;
         auto* dst =
             reinterpret_cast<std::byte*>(s.q.data() + static_cast<std::ptrdiff_t>(h - i % 4 + pair) * RF) +
@@ -612,7 +785,7 @@ HWY_INLINE void Item(const KernelArgs& a, const WorkItem& it, ThreadScratch& s, 
     t.full = nk == TK && lo <= key0 && hi >= key0 + nk;
     t.pos = static_cast<float>(pos);
     t.cap = a.logits_soft_cap;
-    t.score_scale = DP ? a.sizes.scale : 1.0f;
+    t.score_scale = DP ? a.sizes.scale * (kFp8 ? a.k_scale : 1.0f) : 1.0f;
     for (int g = 0; g < Hkv; ++g) {
       // This head's share of the next tile's rows, paced by Rows.
       PfCursor cursor;
@@ -658,7 +831,10 @@ HWY_INLINE void Item(const KernelArgs& a, const WorkItem& it, ThreadScratch& s, 
   (void)d;
   // Rows back to natural order, then the output or this split's partial.
   for (int h = 0; h < H; ++h) {
-    ToNatural<L>(s.acc.data() + static_cast<std::ptrdiff_t>(h) * RF, nat, Dh);
+    if constexpr (DP && kFp8)
+      FromFp8PairOrder(s.acc.data() + static_cast<std::ptrdiff_t>(h) * RF, nat, Dh);
+    else
+      ToNatural<L>(s.acc.data() + static_cast<std::ptrdiff_t>(h) * RF, nat, Dh);
     if constexpr (kFp8)
       for (int e = 0; e < Dh; e += kLanes)
         hn::StoreU(hn::Mul(hn::LoadU(d, nat + e), hn::Set(d, out_scale)), d, nat + e);
@@ -683,6 +859,19 @@ __attribute__((target(HWY_TARGET_STR ",avx512bf16"))) void ItemBF16Dot(const Ker
 }
 inline bool HasBF16Dot() {
   static const bool has = __builtin_cpu_supports("avx512bf16");
+  return has;
+}
+/// fp8 cache and bf16 query on a CPU that also has AVX512_VBMI (vpermi2b):
+/// the scores widen fp8 to bf16 in registers and use vdpbf16ps
+/// (ScoresFP8Dot); P.V keeps LoadFP8.
+__attribute__((target(HWY_TARGET_STR ",avx512bf16,avx512vbmi"))) void ItemFP8Dot(const KernelArgs& a,
+                                                                                 const WorkItem& it,
+                                                                                 ThreadScratch& s,
+                                                                                 float* partials) {
+  Item<LoadFP8, true>(a, it, s, partials);
+}
+inline bool HasFP8Dot() {
+  static const bool has = HasBF16Dot() && __builtin_cpu_supports("avx512vbmi");
   return has;
 }
 #endif

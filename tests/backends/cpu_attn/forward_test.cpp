@@ -56,6 +56,19 @@ std::vector<Case> cases() {
   }));
   c.push_back(
       with("bf16_fp8_cache", base(bf16, 8, 2, 128, 16), [](BatchSpec& s) { s.kv_cache_dtype = "fp8_e4m3"; }));
+  // bf16 query, fp8 cache: with AVX512_VBMI the decodes widen fp8 to bf16 for vdpbf16ps; row passes of
+  // 4, 2 and 1 (group 7), a group of one at head 256 (passes of 4 blocks), odd tiles.
+  c.push_back(with("bf16_fp8_cache_gqa7_d64_window_sinks", base(bf16, 14, 2, 64, 16), [](BatchSpec& s) {
+    s.kv_cache_dtype = "fp8_e4m3";
+    s.k_scale = 0.3f;
+    s.v_scale = 4.0f;
+    s.sliding_window = 60;
+    s.use_sinks = true;
+  }));
+  c.push_back(with("bf16_fp8_cache_mha_d256_cap", base(bf16, 3, 3, 256, 16), [](BatchSpec& s) {
+    s.kv_cache_dtype = "fp8_e4m3";
+    s.logits_soft_cap = 15.0f;
+  }));
   // Long fp8 decodes: the fast path's split keys, merged, with the scales folded into query and output.
   c.push_back(with("fp16_fp8_cache_split_decode_d256_sinks_cap", base(f16, 8, 2, 256, 16), [](BatchSpec& s) {
     s.context_lens = {3000, 700};
