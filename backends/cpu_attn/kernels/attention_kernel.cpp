@@ -475,6 +475,17 @@ void ProcessDecodeItem(const KernelArgs& a, const WorkItem& it, ThreadScratch& s
   }
 }
 
+/// Whether this target's decode fast path (decode::Item) takes head size
+/// Dh: whole chunks of 2 vectors, 32 elements on AVX-512 and 16 on AVX2.
+bool DecodeFastPathTakes(std::int64_t Dh) {
+#if ATTNREG_CPU_DECODE_FAST
+  return Dh % (2 * decode::kLanes) == 0;
+#else
+  (void)Dh;
+  return false;
+#endif
+}
+
 /// This target's Highway bit.
 std::int64_t TargetBit() { return HWY_TARGET; }
 
@@ -490,6 +501,7 @@ HWY_EXPORT(ProcessItem);
 HWY_EXPORT(ProcessDecodeItem);
 HWY_EXPORT(MergeSplits);
 HWY_EXPORT(TargetBit);
+HWY_EXPORT(DecodeFastPathTakes);
 
 namespace {
 
@@ -501,6 +513,21 @@ void init_dispatch() {
     return true;
   }();
   (void)done;
+}
+
+using DecodeItemFn = void (*)(const KernelArgs&, const WorkItem&, ThreadScratch&, float*);
+
+/// The decode items' entry: the dispatched target's, unless its fast path
+/// does not take the head size and AVX2's does (AVX-512 needs multiples of
+/// 32, AVX2 of 16: head sizes 48, 80, 112, ...), where AVX2's fast path is
+/// several times faster than AVX-512's general kernel (notes, attempt 67).
+DecodeItemFn decode_item_entry(std::int64_t head_size) {
+#if HWY_TARGETS & HWY_AVX2
+  if (!HWY_DYNAMIC_DISPATCH(DecodeFastPathTakes)(head_size) && (hwy::SupportedTargets() & HWY_AVX2) &&
+      N_AVX2::DecodeFastPathTakes(head_size))
+    return &N_AVX2::ProcessDecodeItem;
+#endif
+  return &HWY_DYNAMIC_DISPATCH(ProcessDecodeItem);
 }
 
 /// Query tokens per work item for a KV group of `group` heads.
@@ -643,7 +670,7 @@ void run_attention(const KernelArgs& args, Workspace& ws) {
   plan(args, ws, threads);
   size_scratch(args, ws, threads);
   auto* process = &HWY_DYNAMIC_DISPATCH(ProcessItem);
-  auto* process_decode = &HWY_DYNAMIC_DISPATCH(ProcessDecodeItem);
+  const DecodeItemFn process_decode = decode_item_entry(args.sizes.head_size);
   auto* merge = &HWY_DYNAMIC_DISPATCH(MergeSplits);
   const auto num_items = static_cast<std::int64_t>(ws.items.size());
   const auto num_groups = static_cast<std::int64_t>(ws.merge_groups.size());

@@ -69,6 +69,12 @@ std::vector<Case> cases() {
     s.kv_cache_dtype = "fp8_e4m3";
     s.logits_soft_cap = 15.0f;
   }));
+  // Head 80 on AVX-512: the decodes take AVX2's fast path (AVX-512's needs multiples of 32).
+  c.push_back(with("bf16_fp8_cache_d80_sinks", base(bf16, 8, 2, 80, 16), [](BatchSpec& s) {
+    s.kv_cache_dtype = "fp8_e4m3";
+    s.k_scale = 2.0f;
+    s.use_sinks = true;
+  }));
   // Long fp8 decodes: the fast path's split keys, merged, with the scales folded into query and output.
   c.push_back(with("fp16_fp8_cache_split_decode_d256_sinks_cap", base(f16, 8, 2, 256, 16), [](BatchSpec& s) {
     s.context_lens = {3000, 700};
