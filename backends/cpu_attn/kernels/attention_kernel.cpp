@@ -29,10 +29,48 @@ using VF = hn::Vec<DF>;
 
 constexpr float kNegInf = -std::numeric_limits<float>::infinity();
 
+#undef ATTNREG_CPU_FP8_SIMD  // this file is compiled once per Highway target
+#if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX2
+#define ATTNREG_CPU_FP8_SIMD 1
+/// WidenFp8's values times this are the bytes' e4m3 values.
+constexpr float kFp8Unscale = 256.0f;
+/// 2 N float8_e4m3fn bytes at p (N = lanes of a float vector) as floats, the
+/// first N in a, each the byte's value / 2^8, widened in registers without
+/// a table: the byte, sign-extended to 16 bits and shifted left by 7, is the
+/// fp16 bit pattern of its value / 2^8 once bit 14 (a copy of the sign) is
+/// cleared, since e4m3's exponent field and 3 mantissa bits land on fp16's
+/// with biases 7 and 15, subnormals included; F16C widens that to fp32
+/// exactly. 0x7F / 0xFF (NaN in e4m3fn) would read as 1.875, so they are
+/// replaced by the fp16 NaN.
+HWY_INLINE void WidenFp8(const std::byte* p, VF& a, VF& b) {
+#if HWY_TARGET <= HWY_AVX3
+  const __m512i x = _mm512_cvtepi8_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
+  const __m512i h = _mm512_and_si512(_mm512_slli_epi16(x, 7), _mm512_set1_epi16(static_cast<short>(0xBF80)));
+  const __mmask32 nan = _mm512_cmpeq_epi16_mask(_mm512_slli_epi16(x, 9),  // the 7 bits below the sign
+                                                _mm512_set1_epi16(static_cast<short>(0xFE00)));
+  const __m512i f = _mm512_mask_mov_epi16(h, nan, _mm512_set1_epi16(0x7E00));
+  a = VF{_mm512_cvtph_ps(_mm512_castsi512_si256(f))};
+  b = VF{_mm512_cvtph_ps(_mm512_extracti64x4_epi64(f, 1))};
+#else
+  const __m256i x = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+  const __m256i h = _mm256_and_si256(_mm256_slli_epi16(x, 7), _mm256_set1_epi16(static_cast<short>(0xBF80)));
+  const __m256i nan =
+      _mm256_cmpeq_epi16(_mm256_slli_epi16(x, 9), _mm256_set1_epi16(static_cast<short>(0xFE00)));
+  const __m256i f = _mm256_blendv_epi8(h, _mm256_set1_epi16(0x7E00), nan);
+  a = VF{_mm256_cvtph_ps(_mm256_castsi256_si128(f))};
+  b = VF{_mm256_cvtph_ps(_mm256_extracti128_si256(f, 1))};
+#endif
+}
+#else
+#define ATTNREG_CPU_FP8_SIMD 0
+#endif
+
 /// n elements of `type` at src (n a multiple of the lane count) as floats.
-/// fp8 bytes go through lut (256 dequantised values, scale applied).
+/// fp8 bytes are dequantised with fp8_scale: widened in registers (WidenFp8)
+/// where the target has it and n is a multiple of 2 vectors, else through
+/// lut (256 dequantised values, fp8_scale applied).
 HWY_INLINE void ToFloat(const std::byte* src, ScalarType type, int n, float* HWY_RESTRICT dst,
-                        const float* lut) {
+                        const float* lut, float fp8_scale = 1.0f) {
   const DF d;
   const int N = static_cast<int>(hn::Lanes(d));
   switch (type) {
@@ -49,6 +87,19 @@ HWY_INLINE void ToFloat(const std::byte* src, ScalarType type, int n, float* HWY
       return;
     }
     case ScalarType::Float8_E4M3: {
+#if ATTNREG_CPU_FP8_SIMD
+      if (n % (2 * N) == 0) {
+        const VF unscale = hn::Set(d, kFp8Unscale * fp8_scale);
+        for (int i = 0; i < n; i += 2 * N) {
+          VF lo, hi;
+          WidenFp8(src + i, lo, hi);
+          hn::StoreU(hn::Mul(lo, unscale), d, dst + i);
+          hn::StoreU(hn::Mul(hi, unscale), d, dst + i + N);
+        }
+        return;
+      }
+#endif
+      (void)fp8_scale;  // in lut already
       const auto* p = reinterpret_cast<const std::uint8_t*>(src);
       for (int i = 0; i < n; ++i) dst[i] = lut[p[i]];
       return;
@@ -319,7 +370,7 @@ void ProcessItem(const KernelArgs& a, const WorkItem& it, ThreadScratch& s, floa
       if (ctx.dot) {  // scores straight from the bf16 row; V as below
         s.k_src[j] = k;
         float* vt = s.v_tile.data() + static_cast<std::ptrdiff_t>(j) * Dh;
-        ToFloat(v, a.cache.dtype, Dh, vt, a.fp8_v_lut);
+        ToFloat(v, a.cache.dtype, Dh, vt, a.fp8_v_lut, a.v_scale);
         s.v_rows[j] = vt;
       } else if (direct) {
         s.k_rows[j] = reinterpret_cast<const float*>(k);
@@ -327,8 +378,8 @@ void ProcessItem(const KernelArgs& a, const WorkItem& it, ThreadScratch& s, floa
       } else {
         float* kt = s.k_tile.data() + static_cast<std::ptrdiff_t>(j) * Dh;
         float* vt = s.v_tile.data() + static_cast<std::ptrdiff_t>(j) * Dh;
-        ToFloat(k, a.cache.dtype, Dh, kt, a.fp8_k_lut);
-        ToFloat(v, a.cache.dtype, Dh, vt, a.fp8_v_lut);
+        ToFloat(k, a.cache.dtype, Dh, kt, a.fp8_k_lut, a.k_scale);
+        ToFloat(v, a.cache.dtype, Dh, vt, a.fp8_v_lut, a.v_scale);
         s.k_rows[j] = kt;
         s.v_rows[j] = vt;
       }

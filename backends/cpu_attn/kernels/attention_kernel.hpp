@@ -49,7 +49,7 @@ struct KernelArgs {
   int sliding_window = 0;                         ///< 0 = off
   const float* fp8_k_lut = nullptr;               ///< fp8 caches: 256 dequantised keys (k_scale applied)
   const float* fp8_v_lut = nullptr;               ///< fp8 caches: 256 dequantised values (v_scale applied)
-  float k_scale = 1.0f, v_scale = 1.0f;  ///< fp8 caches: the scales (the decode fast path folds them in)
+  float k_scale = 1.0f, v_scale = 1.0f;           ///< fp8 caches: the scales (for the widening in registers)
 };
 
 /// One unit of parallel work: some query tokens of one request against one KV

@@ -135,39 +135,14 @@ struct LoadF32 {
   }
 };
 
-/// float8_e4m3fn bytes, widened in registers without a table: the byte,
-/// sign-extended to 16 bits and shifted left by 7, is the fp16 bit pattern
-/// of its value times 2^-8 once bit 14 (a copy of the sign) is cleared, since
-/// e4m3's exponent field and 3 mantissa bits land on fp16's with biases 7
-/// and 15, subnormals included; F16C widens that to fp32 exactly. The 2^8
-/// and the cache's scale are folded into the query rows (K) and the output
-/// (V) by Item, so the loader costs no multiply. 0x7F / 0xFF (NaN in e4m3fn)
-/// would read as 1.875 * 2^8, so they are replaced by the fp16 NaN.
+/// float8_e4m3fn bytes, widened in registers by WidenFp8 (its values / 2^8).
+/// The 2^8 and the cache's scale are folded into the query rows (K) and the
+/// output (V) by Item, so the loader costs no multiply.
 struct LoadFP8 {
   static constexpr int kChunkBytes = 2 * kLanes;
   static constexpr bool kInterleaved = false;
-  static constexpr float kUnscale = 256.0f;  ///< widened value * kUnscale = the byte's e4m3 value
-  static HWY_INLINE void Load(const std::byte* p, VF& a, VF& b) {
-#if HWY_TARGET <= HWY_AVX3
-    const __m512i x = _mm512_cvtepi8_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
-    const __m512i h =
-        _mm512_and_si512(_mm512_slli_epi16(x, 7), _mm512_set1_epi16(static_cast<short>(0xBF80)));
-    const __mmask32 nan = _mm512_cmpeq_epi16_mask(_mm512_slli_epi16(x, 9),  // the 7 bits below the sign
-                                                  _mm512_set1_epi16(static_cast<short>(0xFE00)));
-    const __m512i f = _mm512_mask_mov_epi16(h, nan, _mm512_set1_epi16(0x7E00));
-    a = Wrap(_mm512_cvtph_ps(_mm512_castsi512_si256(f)));
-    b = Wrap(_mm512_cvtph_ps(_mm512_extracti64x4_epi64(f, 1)));
-#else
-    const __m256i x = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
-    const __m256i h =
-        _mm256_and_si256(_mm256_slli_epi16(x, 7), _mm256_set1_epi16(static_cast<short>(0xBF80)));
-    const __m256i nan =
-        _mm256_cmpeq_epi16(_mm256_slli_epi16(x, 9), _mm256_set1_epi16(static_cast<short>(0xFE00)));
-    const __m256i f = _mm256_blendv_epi8(h, _mm256_set1_epi16(0x7E00), nan);
-    a = Wrap(_mm256_cvtph_ps(_mm256_castsi256_si128(f)));
-    b = Wrap(_mm256_cvtph_ps(_mm256_extracti128_si256(f, 1)));
-#endif
-  }
+  static constexpr float kUnscale = kFp8Unscale;  ///< widened value * kUnscale = the byte's e4m3 value
+  static HWY_INLINE void Load(const std::byte* p, VF& a, VF& b) { WidenFp8(p, a, b); }
 };
 
 /// Position of element e of a 64-element block in the order the AVX-512
