@@ -129,7 +129,9 @@ struct ItemContext {
   const KernelArgs* args;
   const WorkItem* item;
   int head_size, group;
-  bool dot = false;  ///< bf16 scores with vdpbf16ps from the raw query and cache rows (s.k_src)
+  bool dot = false;        ///< bf16 scores with vdpbf16ps from the raw query and bf16 key rows (s.k_src)
+  bool dot_fp8 = false;    ///< with dot: an fp8 cache, its key rows widened to bf16 (Fp8RowsToBf16)
+  float dot_scale = 1.0f;  ///< with dot: the scores' scale (the softmax scale, times k_scale for fp8)
 };
 
 #undef ATTNREG_CPU_BF16_DOT  // this file is compiled once per Highway target
@@ -142,6 +144,10 @@ void ScoresRows4BF16Dot(const std::byte* const* q, const std::byte* const* k, in
                         float* sc);
 /// Whether this call's query and cache allow the vdpbf16ps scores.
 bool UseBF16Dot(const KernelArgs& a);
+/// The nk fp8 key rows k[j] (head_size a multiple of 64) widened to bf16, in
+/// natural order, into dst (head_size * 2 bytes a row); k[j] then points at its
+/// copy. Needs AVX512_VBMI (UseBF16Dot says so for fp8 caches).
+void Fp8RowsToBf16(const std::byte** k, int nk, int head_size, std::byte* dst);
 #else
 #define ATTNREG_CPU_BF16_DOT 0
 #endif
@@ -174,7 +180,7 @@ HWY_INLINE void ProcessRows(const ItemContext& c, ThreadScratch& s, const std::i
       for (int r = 0; r < 4; ++r)
         qp[r] = a.query.at(c.item->token_begin + rows[r] / c.group,
                            c.item->kv_head * c.group + rows[r] % c.group, 0);
-      ScoresRows4BF16Dot(qp, s.k_src.data(), nk, Dh / 32, a.sizes.scale, s.scores.data());
+      ScoresRows4BF16Dot(qp, s.k_src.data(), nk, Dh / 32, c.dot_scale, s.scores.data());
       j = nk;
     }
   }
@@ -343,6 +349,8 @@ void ProcessItem(const KernelArgs& a, const WorkItem& it, ThreadScratch& s, floa
   ItemContext ctx{&a, &it, Dh, group};
 #if ATTNREG_CPU_BF16_DOT
   ctx.dot = group % 4 == 0 && UseBF16Dot(a);
+  ctx.dot_fp8 = a.cache.dtype == ScalarType::Float8_E4M3;
+  ctx.dot_scale = a.sizes.scale * (ctx.dot_fp8 ? a.k_scale : 1.0f);
 #endif
   const std::int32_t* table = a.block_table + it.req * a.block_table_stride;
   const int bs = static_cast<int>(a.sizes.block_size);
@@ -367,7 +375,7 @@ void ProcessItem(const KernelArgs& a, const WorkItem& it, ThreadScratch& s, floa
       const std::int32_t block = table[pos / bs];
       const std::byte* k = a.cache.at(0, block, pos % bs, it.kv_head, 0);
       const std::byte* v = a.cache.at(1, block, pos % bs, it.kv_head, 0);
-      if (ctx.dot) {  // scores straight from the bf16 row; V as below
+      if (ctx.dot) {  // scores straight from the bf16 row (fp8: widened below); V as below
         s.k_src[j] = k;
         float* vt = s.v_tile.data() + static_cast<std::ptrdiff_t>(j) * Dh;
         ToFloat(v, a.cache.dtype, Dh, vt, a.fp8_v_lut, a.v_scale);
@@ -384,6 +392,10 @@ void ProcessItem(const KernelArgs& a, const WorkItem& it, ThreadScratch& s, floa
         s.v_rows[j] = vt;
       }
     }
+#if ATTNREG_CPU_BF16_DOT
+    if (ctx.dot && ctx.dot_fp8)
+      Fp8RowsToBf16(s.k_src.data(), nk, Dh, reinterpret_cast<std::byte*>(s.k_tile.data()));
+#endif
     if (ctx.dot)
       for (int j = nk; j < (nk + 3) / 4 * 4; ++j) s.k_src[j] = s.k_src[nk - 1];
     int r = 0;
@@ -480,9 +492,38 @@ void ScoresRows4BF16Dot(const std::byte* const* q, const std::byte* const* k, in
 }
 
 bool UseBF16Dot(const KernelArgs& a) {
-  return a.cache.dtype == ScalarType::BFloat16 && a.query.dtype == ScalarType::BFloat16 &&
-         a.query.strides[2] == 1 && a.cache.strides[4] == 1 && a.sizes.head_size % 32 == 0 &&
-         decode::HasBF16Dot();
+  if (a.query.dtype != ScalarType::BFloat16 || a.query.strides[2] != 1 || a.cache.strides[4] != 1)
+    return false;
+  if (a.cache.dtype == ScalarType::Float8_E4M3) return a.sizes.head_size % 64 == 0 && decode::HasFP8Dot();
+  return a.cache.dtype == ScalarType::BFloat16 && a.sizes.head_size % 32 == 0 && decode::HasBF16Dot();
+}
+
+/// Input byte order for which Fp8ToBf16's in-lane word interleave comes out
+/// in natural order: lane l takes elements 8 l .. 8 l + 7, then 32 + 8 l ..
+/// 32 + 8 l + 7, so the low words are elements 0-31 and the high words 32-63.
+alignas(64) constexpr std::uint8_t kFp8NaturalOrder[64] = {
+    0,  1,  2,  3,  4,  5,  6,  7,  32, 33, 34, 35, 36, 37, 38, 39, 8,  9,  10, 11, 12, 13,
+    14, 15, 40, 41, 42, 43, 44, 45, 46, 47, 16, 17, 18, 19, 20, 21, 22, 23, 48, 49, 50, 51,
+    52, 53, 54, 55, 24, 25, 26, 27, 28, 29, 30, 31, 56, 57, 58, 59, 60, 61, 62, 63};
+
+__attribute__((target(HWY_TARGET_STR ",avx512bf16,avx512vbmi"))) static void Fp8RowsToBf16Impl(
+    const std::byte** k, int nk, int head_size, std::byte* dst) {
+  const decode::Fp8ToBf16 widen;
+  const __m512i order = _mm512_load_si512(kFp8NaturalOrder);
+  for (int j = 0; j < nk; ++j) {
+    std::byte* row = dst + static_cast<std::ptrdiff_t>(j) * head_size * 2;
+    for (int c = 0; c < head_size; c += 64) {
+      __m512i w0, w1;
+      widen(_mm512_permutexvar_epi8(order, _mm512_loadu_si512(k[j] + c)), w0, w1);
+      _mm512_storeu_si512(row + 2 * c, w0);
+      _mm512_storeu_si512(row + 2 * c + 64, w1);
+    }
+    k[j] = row;
+  }
+}
+
+void Fp8RowsToBf16(const std::byte** k, int nk, int head_size, std::byte* dst) {
+  Fp8RowsToBf16Impl(k, nk, head_size, dst);
 }
 #endif
 

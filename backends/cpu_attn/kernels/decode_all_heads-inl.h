@@ -355,7 +355,11 @@ struct Fp8ToBf16 {
         lo1(_mm512_load_si512(kFp8Bf16Bytes.lo + 64)) {}
   __attribute__((target(HWY_TARGET_STR ",avx512bf16,avx512vbmi"))) HWY_INLINE void operator()(
       const std::byte* p, __m512i& w0, __m512i& w1) const {
-    const __m512i x = _mm512_loadu_si512(p);
+    (*this)(_mm512_loadu_si512(p), w0, w1);
+  }
+  /// The same for 64 bytes in a register.
+  __attribute__((target(HWY_TARGET_STR ",avx512bf16,avx512vbmi"))) HWY_INLINE void operator()(
+      __m512i x, __m512i& w0, __m512i& w1) const {
     const __m512i sign = _mm512_set1_epi8(static_cast<char>(0x80));
     const __m512i hi =
         _mm512_ternarylogic_epi32(_mm512_permutex2var_epi8(hi0, x, hi1), x, sign, 0xF8);  // a | b & c
