@@ -417,8 +417,8 @@ __attribute__((target(HWY_TARGET_STR ",avx512bf16,avx512vbmi"))) void ScoresFP8D
 /// interleaved by words, so that a 32-bit lane holds one element of both
 /// keys, against the pair's probabilities rounded to bf16 (as the tensor-core
 /// kernels round P). Per 64 elements and key pair that is 14 widening and
-/// interleaving instructions and 4 NR vdpbf16ps, against 36 NR / 2 + 40 for
-/// LoadFP8's fp16 widening and fp32 FMAs (notes, attempt 66). Accumulator
+/// interleaving instructions and 4 NR vdpbf16ps, against about 40 and 8 NR
+/// FMAs with LoadFP8's fp16 widening (notes, attempt 66). Accumulator
 /// vector v of a 64-element block holds element 16 l + 4 v + i in lane
 /// 4 l + i (FromFp8PairOrder undoes it). The values lack v_scale, which Item
 /// applies to the output. sc: the probabilities, key j row r at j NR + r,
