@@ -841,8 +841,8 @@ inline bool HasBF16Dot() {
   return has;
 }
 /// fp8 cache and bf16 query on a CPU that also has AVX512_VBMI (vpermi2b):
-/// the scores widen fp8 to bf16 in registers and use vdpbf16ps
-/// (ScoresFP8Dot); P.V keeps LoadFP8.
+/// fp8 widened to bf16 in registers, the scores (ScoresFP8Dot) and P.V
+/// (PvFP8Dot) in vdpbf16ps.
 __attribute__((target(HWY_TARGET_STR ",avx512bf16,avx512vbmi"))) void ItemFP8Dot(const KernelArgs& a,
                                                                                  const WorkItem& it,
                                                                                  ThreadScratch& s,
