@@ -142,7 +142,9 @@ struct ItemContext {
 /// with the keys' accumulators reduced together (defined below).
 void ScoresRows4BF16Dot(const std::byte* const* q, const std::byte* const* k, int nk, int chunks, float scale,
                         float* sc);
-/// Whether this call's query and cache allow the vdpbf16ps scores.
+/// Whether this call's query and cache allow the vdpbf16ps scores (and, for
+/// decodes over an fp8 cache, P.V): a bf16 query and a bf16 cache with
+/// AVX512_BF16, or an fp8 cache (head size a multiple of 64) with AVX512_VBMI too.
 bool UseBF16Dot(const KernelArgs& a);
 /// The nk fp8 key rows k[j] (head_size a multiple of 64) widened to bf16, in
 /// natural order, into dst (head_size * 2 bytes a row); k[j] then points at its
@@ -535,9 +537,8 @@ void ProcessDecodeItem(const KernelArgs& a, const WorkItem& it, ThreadScratch& s
   if (Dh % (2 * decode::kLanes) == 0 && a.cache.strides[4] == 1) {
     switch (a.cache.dtype) {
       case ScalarType::BFloat16:
-#if HWY_TARGET <= HWY_AVX3
-        if (a.query.dtype == ScalarType::BFloat16 && a.query.strides[2] == 1 && decode::HasBF16Dot())
-          return decode::ItemBF16Dot(a, it, s, partials);
+#if ATTNREG_CPU_BF16_DOT
+        if (UseBF16Dot(a)) return decode::ItemBF16Dot(a, it, s, partials);
 #endif
         return decode::Item<decode::LoadBF16>(a, it, s, partials);
       case ScalarType::Float16:
@@ -545,10 +546,8 @@ void ProcessDecodeItem(const KernelArgs& a, const WorkItem& it, ThreadScratch& s
       case ScalarType::Float32:
         return decode::Item<decode::LoadF32>(a, it, s, partials);
       case ScalarType::Float8_E4M3:
-#if HWY_TARGET <= HWY_AVX3
-        if (a.query.dtype == ScalarType::BFloat16 && a.query.strides[2] == 1 && Dh % 64 == 0 &&
-            decode::HasFP8Dot())
-          return decode::ItemFP8Dot(a, it, s, partials);
+#if ATTNREG_CPU_BF16_DOT
+        if (UseBF16Dot(a)) return decode::ItemFP8Dot(a, it, s, partials);
 #endif
         return decode::Item<decode::LoadFP8>(a, it, s, partials);
       default:
