@@ -27,12 +27,11 @@
 #include <cuda_runtime.h>
 
 #include <algorithm>
-#include <cstdlib>
-#include <string_view>
 #include <type_traits>
 
 #include "common.cuh"
 #include "decode.cuh"
+#include "env_switch.hpp"
 #include "ptx.cuh"
 
 namespace attnreg::flash_attn {
@@ -512,10 +511,7 @@ struct TmaInst {
 /// serves on it, whatever the plan's copy_engine says (read once; for tests
 /// of both kernels and A/B measurements). -1 when unset.
 int forced_tma_decode() {
-  static const int forced = [] {
-    const char* v = std::getenv("ATTNREG_FLASH_ATTN_DECODE_TMA");
-    return v != nullptr && (v[0] == '0' || v[0] == '1') && v[1] == '\0' ? v[0] - '0' : -1;
-  }();
+  static const int forced = env_switch("ATTNREG_FLASH_ATTN_DECODE_TMA", "01");
   return forced;
 }
 
@@ -530,9 +526,8 @@ constexpr bool kFp8MmaDecodeByDefault = true;
 /// kFp8MmaDecodeByDefault decides.
 bool fp8_mma_decode_wanted() {
   static const bool wanted = [] {
-    const char* v = std::getenv("ATTNREG_FLASH_ATTN_DECODE_FP8_MMA");
-    if (v != nullptr && (v == std::string_view("0") || v == std::string_view("1"))) return v[0] == '1';
-    return kFp8MmaDecodeByDefault;
+    const int forced = env_switch("ATTNREG_FLASH_ATTN_DECODE_FP8_MMA", "01");
+    return forced < 0 ? kFp8MmaDecodeByDefault : forced == 1;
   }();
   return wanted;
 }

@@ -10,11 +10,10 @@
 #include <cuda_runtime.h>
 
 #include <algorithm>
-#include <cstdlib>
-#include <string_view>
 
 #include "common.cuh"
 #include "decode.cuh"
+#include "env_switch.hpp"
 
 namespace attnreg::flash_attn {
 
@@ -48,10 +47,7 @@ constexpr int kCopyEngineMaxSplits = 6;
 /// ATTNREG_FLASH_ATTN_DECODE_RING_STAGES=2 or 3 pins the ring depth (read
 /// once; for tests of both kernels and A/B measurements); 0 when unset.
 int forced_ring_stages() {
-  static const int forced = [] {
-    const char* v = std::getenv("ATTNREG_FLASH_ATTN_DECODE_RING_STAGES");
-    return v != nullptr && (v == std::string_view("2") || v == std::string_view("3")) ? v[0] - '0' : 0;
-  }();
+  static const int forced = std::max(0, env_switch("ATTNREG_FLASH_ATTN_DECODE_RING_STAGES", "23"));
   return forced;
 }
 
