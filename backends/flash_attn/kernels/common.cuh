@@ -72,6 +72,11 @@ __device__ __forceinline__ void load8_fp8(const std::uint8_t* src, float scale, 
 template <class T, bool kFp8>
 using CacheElem = std::conditional_t<kFp8, std::uint8_t, T>;
 
+/// Bytes of one cache element where the model type is not in scope: fp8, or
+/// one of the 16-bit model types (the only ones the kernels take).
+template <bool kFp8>
+inline constexpr int kCacheElemBytes = kFp8 ? 1 : 2;
+
 /// Eight cache elements as floats, dequantised when the cache is fp8.
 template <class T, bool kFp8>
 __device__ __forceinline__ void load8_cache(const CacheElem<T, kFp8>* src, float scale, float (&dst)[8]) {

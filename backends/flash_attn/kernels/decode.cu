@@ -64,7 +64,7 @@ template <bool kFp8, int D, int HP, int kTileKeys, int kStagesN>
 struct DecodeCfg {
   static constexpr int kTile = kTileKeys;   // keys per pipeline stage
   static constexpr int kStages = kStagesN;  // cp.async stages (kStages - 1 tiles in flight while one is used)
-  static constexpr int kElem = kFp8 ? 1 : 2;
+  static constexpr int kElem = kCacheElemBytes<kFp8>;
   static constexpr int kRowBytes = D * kElem;
   static constexpr int kUnits = kRowBytes / 16;           // 16-byte copies per K (or V) row
   static constexpr int kPitch = kRowBytes + 16;           // padded row: conflict-free column reads
@@ -483,7 +483,7 @@ using DecodeInst = KernelInst<
 /// kStages-deep rings.
 template <class T, int D, int HP, int kStages, bool kFp8 = false>
 using MmaInst = KernelInst<decode_mma_kernel<T, D, HP, kStages, kFp8>,
-                           MmaCfg<D, kStages, kFp8 ? 1 : 2>::kSmem, MmaCfg<D, kStages>::kThreads>;
+                           MmaCfg<D, kStages, kCacheElemBytes<kFp8>>::kSmem, MmaCfg<D, kStages>::kThreads>;
 
 /// The tensor maps of the two cache halves that decode_tma_kernel reads.
 struct CacheMaps {

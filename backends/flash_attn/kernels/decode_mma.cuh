@@ -257,7 +257,7 @@ struct MmaCfg {
 template <class T, int D, int HP, int kStagesN, bool kFp8 = false>
 __global__ void __launch_bounds__(MmaCfg<D, kStagesN>::kThreads)
     decode_mma_kernel(KernelParams p, int num_splits, int dq) {
-  using Cfg = MmaCfg<D, kStagesN, kFp8 ? 1 : 2>;
+  using Cfg = MmaCfg<D, kStagesN, kCacheElemBytes<kFp8>>;
   constexpr int kGroup = Cfg::kGroup, kWarps = Cfg::kWarps, kStages = Cfg::kStages, kPitch = Cfg::kPitch;
   constexpr int kKSteps = D / 16;
   static_assert(HP <= 8, "head rows live in rows 0..7 of the mma tile");
@@ -281,7 +281,7 @@ __global__ void __launch_bounds__(MmaCfg<D, kStagesN>::kThreads)
   const unsigned char* kbase = static_cast<const unsigned char*>(p.k_cache) + kvh * Cfg::kRowBytes;
   const unsigned char* vbase = static_cast<const unsigned char*>(p.v_cache) + kvh * Cfg::kRowBytes;
   const long long row_stride = static_cast<long long>(p.num_kv_heads) * Cfg::kRowBytes;
-  const long long block_stride = p.cache_stride_block * (kFp8 ? 1 : 2);
+  const long long block_stride = p.cache_stride_block * kCacheElemBytes<kFp8>;
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   unsigned char* ring = smem + warp * Cfg::kRingBytes;
   // This warp's groups: keys [group_lo(i), group_lo(i) + 16) for i < num_groups.
