@@ -3,14 +3,15 @@
 // attempt 56).
 //
 //   ab_cpu_attn_plugins BASE.so NEW.so [--shapes 1x1024,4x16384] [--seconds 2] [--sweeps 2]
-//                       [--placements 4] [--pause-while FILE]
+//                       [--placements 4] [--pause-while FILE] [--dtype bf16] [--kv-cache-dtype auto]
 //
 // BASE.so and NEW.so are attnreg/backends/cpu_attn.so as built from the two
 // trees. Each is copied --placements times to a temporary folder and every
 // copy loaded with dlopen(RTLD_LOCAL), so each forward runs its own library's
 // kernel; their CPUAttentionBackend objects make the impls.
 // One synthetic decode batch per shape (bf16, GQA 32/8, head 128, block 16, as
-// bench_cpu_attn) is shared by all impls, so both builds read the same cache.
+// bench_cpu_attn; --dtype and --kv-cache-dtype change the dtypes) is shared by
+// all impls, so both builds read the same cache.
 // Per shape and sweep the two builds' forwards alternate for --seconds (the
 // order within a pair swaps every pair), and the ratio new / base of the two
 // neighbouring calls is kept: the memory side moves between sweeps but hardly
@@ -101,8 +102,13 @@ std::vector<Shape> parse_shapes(const std::vector<std::string>& items) {
 struct Case {
   Shape shape;
   SyntheticBatch batch;
-  explicit Case(Shape s) : shape(s), batch(bench::decode_spec(s.batch, s.context)) {}
-  double bytes() const { return bench::decode_bytes(shape.batch, shape.context); }
+  Case(Shape s, ScalarType dtype, const std::string& kv_cache_dtype)
+      : shape(s),
+        batch(bench::decode_spec(s.batch, s.context, dtype, kv_cache_dtype)),
+        model_bytes(element_size(dtype)),
+        cache_bytes(kv_cache_dtype == "fp8_e4m3" ? 1 : model_bytes) {}
+  int model_bytes, cache_bytes;
+  double bytes() const { return bench::decode_bytes(shape.batch, shape.context, model_bytes, cache_bytes); }
   /// Seconds of one forward of impl on this batch.
   double forward(AttentionImpl& impl) {
     const auto t0 = std::chrono::steady_clock::now();
@@ -188,6 +194,7 @@ int run(int argc, char** argv) {
   int sweeps = 2;
   int placements = 4;
   std::string pause_file;
+  std::string dtype_name = "bf16", kv_cache_dtype = "auto";
   app.add_option("builds", files, "BASE.so NEW.so: two builds of attnreg/backends/cpu_attn.so")
       ->required()
       ->expected(2)
@@ -205,7 +212,14 @@ int run(int argc, char** argv) {
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
   app.add_option("--pause-while", pause_file, "Wait before each shape while this file exists");
+  app.add_option("--dtype", dtype_name, "Model dtype")
+      ->check(CLI::IsMember({"bf16", "fp16", "fp32"}))
+      ->capture_default_str();
+  app.add_option("--kv-cache-dtype", kv_cache_dtype, "KV cache dtype")
+      ->check(CLI::IsMember({"auto", "fp8_e4m3"}))
+      ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
+  const ScalarType dtype = *scalar_type_from_string(dtype_name);
   // Copy k of each build for placement k: each copy is a new file, so its code
   // lands in other physical pages (which moves a build by 1-3%; notes,
   // attempt 56). Loaded in alternating order, the files removed once loaded.
@@ -230,9 +244,11 @@ int run(int argc, char** argv) {
   probe_options.num_threads = threads;
   perf::ReadBandwidthProbe probe(probe_options);
   std::vector<std::unique_ptr<Case>> cases;
-  for (const Shape& s : shapes) cases.push_back(std::make_unique<Case>(s));
-  std::printf("base %s\nnew  %s\n%d OpenMP threads, %.1f s per shape, %d sweeps, %d placements\n",
-              files[0].c_str(), files[1].c_str(), threads, seconds, sweeps, placements);
+  for (const Shape& s : shapes) cases.push_back(std::make_unique<Case>(s, dtype, kv_cache_dtype));
+  std::printf(
+      "base %s\nnew  %s\n%d OpenMP threads, %.1f s per shape, %d sweeps, %d placements, %s, cache %s\n",
+      files[0].c_str(), files[1].c_str(), threads, seconds, sweeps, placements, dtype_name.c_str(),
+      kv_cache_dtype.c_str());
   std::vector<std::vector<Result>> results(shapes.size());
   for (int sweep = 0; sweep < sweeps; ++sweep) {
     double floor_before = probe.measure_gbs();
