@@ -500,6 +500,15 @@ bool UseBF16Dot(const KernelArgs& a) {
   return a.cache.dtype == ScalarType::BFloat16 && a.sizes.head_size % 32 == 0 && decode::HasBF16Dot();
 }
 
+/// Whether an fp8 cache's decode with an fp16 query can take ItemFP8Dot
+/// (which rounds the query to bf16); the general kernel reads a query for
+/// vdpbf16ps as is, so UseBF16Dot does not cover this one.
+bool UseFP8DotF16Query(const KernelArgs& a) {
+  return a.query.dtype == ScalarType::Float16 && a.query.strides[2] == 1 &&
+         a.cache.dtype == ScalarType::Float8_E4M3 && a.cache.strides[4] == 1 && a.sizes.head_size % 64 == 0 &&
+         decode::HasFP8Dot();
+}
+
 /// Input byte order for which Fp8ToBf16's in-lane word interleave comes out
 /// in natural order: lane l takes elements 8 l .. 8 l + 7, then 32 + 8 l ..
 /// 32 + 8 l + 7, so the low words are elements 0-31 and the high words 32-63.
@@ -548,6 +557,7 @@ void ProcessDecodeItem(const KernelArgs& a, const WorkItem& it, ThreadScratch& s
       case ScalarType::Float8_E4M3:
 #if ATTNREG_CPU_BF16_DOT
         if (UseBF16Dot(a)) return decode::ItemFP8Dot(a, it, s, partials);
+        if (UseFP8DotF16Query(a)) return decode::ItemFP8Dot(a, it, s, partials);
 #endif
         return decode::Item<decode::LoadFP8>(a, it, s, partials);
       default:

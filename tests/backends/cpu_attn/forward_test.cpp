@@ -69,6 +69,14 @@ std::vector<Case> cases() {
     s.kv_cache_dtype = "fp8_e4m3";
     s.logits_soft_cap = 15.0f;
   }));
+  // fp16 query, fp8 cache: with AVX512_VBMI the decodes round the query to bf16 and take the same path.
+  c.push_back(with("fp16_fp8_cache_gqa7_d128_window_alibi", base(f16, 14, 2, 128, 16), [](BatchSpec& s) {
+    s.kv_cache_dtype = "fp8_e4m3";
+    s.k_scale = 0.5f;
+    s.v_scale = 2.0f;
+    s.sliding_window = 90;
+    s.use_alibi = true;
+  }));
   // Head 80 on AVX-512: the decodes take AVX2's fast path (AVX-512's needs multiples of 32).
   c.push_back(with("bf16_fp8_cache_d80_sinks", base(bf16, 8, 2, 80, 16), [](BatchSpec& s) {
     s.kv_cache_dtype = "fp8_e4m3";
