@@ -14,6 +14,7 @@
 #include "kernels/attention_kernel.hpp"
 
 #include <algorithm>
+#include <array>
 #include <attnreg/numeric.hpp>
 #include <bit>
 #include <cmath>
@@ -129,9 +130,11 @@ struct ItemContext {
   const KernelArgs* args;
   const WorkItem* item;
   int head_size, group;
-  bool dot = false;        ///< bf16 scores with vdpbf16ps from the raw query and bf16 key rows (s.k_src)
-  bool dot_fp8 = false;    ///< with dot: an fp8 cache, its key rows widened to bf16 (Fp8RowsToBf16)
+  bool dot = false;        ///< vdpbf16ps: scores from the raw query and bf16 key rows (s.k_src), P.V from
+                           ///< the value rows paired in s.v_tile (PairRowsBF16)
+  bool dot_fp8 = false;    ///< with dot: an fp8 cache, its rows widened to bf16 (Fp8RowsToBf16)
   float dot_scale = 1.0f;  ///< with dot: the scores' scale (the softmax scale, times k_scale for fp8)
+  float pv_scale = 1.0f;   ///< with dot: P's factor in P.V (v_scale for fp8, whose rows widen unscaled)
 };
 
 #undef ATTNREG_CPU_BF16_DOT  // this file is compiled once per Highway target
@@ -142,9 +145,20 @@ struct ItemContext {
 /// with the keys' accumulators reduced together (defined below).
 void ScoresRows4BF16Dot(const std::byte* const* q, const std::byte* const* k, int nk, int chunks, float scale,
                         float* sc);
-/// Whether this call's query and cache allow the vdpbf16ps scores (and, for
-/// decodes over an fp8 cache, P.V): a bf16 query and a bf16 cache with
-/// AVX512_BF16, or an fp8 cache (head size a multiple of 64) with AVX512_VBMI too.
+/// The nk bf16 value rows v[j] (head_size a multiple of 32) as key pairs for
+/// PvRows4BF16Dot: pair i's 64-byte block c holds elements 16 c .. 16 c + 15
+/// of rows 2 i and 2 i + 1, one (row 2 i, row 2 i + 1) pair of words per
+/// 32-bit lane, at dst + i * head_size * 4 + c * 64; an odd nk's last pair
+/// has zeros for its second row.
+void PairRowsBF16(const std::byte* const* v, int nk, int head_size, std::byte* dst);
+/// acc[r] = alpha[r] acc[r] + P V for 4 rows (r < 4), two keys per vdpbf16ps:
+/// P (sc[r * kTileKeys + j] times p_scale, zero past nk up to a whole pair)
+/// rounded to bf16, as tensor-core kernels round it; V from PairRowsBF16.
+void PvRows4BF16Dot(const float* sc, const float* alpha, float* const* acc, const std::byte* pairs, int nk,
+                    int head_size, float p_scale);
+/// Whether this call's query and cache allow the vdpbf16ps scores and P.V: a
+/// bf16 query and a bf16 cache with AVX512_BF16, or an fp8 cache (head size
+/// a multiple of 64) with AVX512_VBMI too.
 bool UseBF16Dot(const KernelArgs& a);
 /// The nk fp8 key rows k[j] (head_size a multiple of 64) widened to bf16, in
 /// natural order, into dst (head_size * 2 bytes a row); k[j] then points at its
@@ -251,6 +265,15 @@ HWY_INLINE void ProcessRows(const ItemContext& c, ThreadScratch& s, const std::i
     s.l[row] = s.l[row] * alpha[r] + hn::GetLane(hn::SumOfLanes(d, vsum));
     s.m[row] = m_new;
   }
+#if ATTNREG_CPU_BF16_DOT
+  if constexpr (NR == 4) {
+    if (c.dot) {  // V as bf16 key pairs (ProcessItem), two keys per vdpbf16ps
+      PvRows4BF16Dot(s.scores.data(), alpha, acc, reinterpret_cast<const std::byte*>(s.v_tile.data()), nk, Dh,
+                     c.pv_scale);
+      return;
+    }
+  }
+#endif
   // ---- O = alpha O + P V: two head-dim vectors at a time, so each
   // broadcast probability feeds two FMAs (6 loads per 8 FMAs with four rows) ----
   int i = 0;
@@ -353,6 +376,7 @@ void ProcessItem(const KernelArgs& a, const WorkItem& it, ThreadScratch& s, floa
   ctx.dot = group % 4 == 0 && UseBF16Dot(a);
   ctx.dot_fp8 = a.cache.dtype == ScalarType::Float8_E4M3;
   ctx.dot_scale = a.sizes.scale * (ctx.dot_fp8 ? a.k_scale : 1.0f);
+  ctx.pv_scale = ctx.dot_fp8 ? a.v_scale : 1.0f;
 #endif
   const std::int32_t* table = a.block_table + it.req * a.block_table_stride;
   const int bs = static_cast<int>(a.sizes.block_size);
@@ -377,11 +401,9 @@ void ProcessItem(const KernelArgs& a, const WorkItem& it, ThreadScratch& s, floa
       const std::int32_t block = table[pos / bs];
       const std::byte* k = a.cache.at(0, block, pos % bs, it.kv_head, 0);
       const std::byte* v = a.cache.at(1, block, pos % bs, it.kv_head, 0);
-      if (ctx.dot) {  // scores straight from the bf16 row (fp8: widened below); V as below
+      if (ctx.dot) {  // scores and P.V from the bf16 rows (fp8: widened below)
         s.k_src[j] = k;
-        float* vt = s.v_tile.data() + static_cast<std::ptrdiff_t>(j) * Dh;
-        ToFloat(v, a.cache.dtype, Dh, vt, a.fp8_v_lut, a.v_scale);
-        s.v_rows[j] = vt;
+        s.v_src[j] = v;
       } else if (direct) {
         s.k_rows[j] = reinterpret_cast<const float*>(k);
         s.v_rows[j] = reinterpret_cast<const float*>(v);
@@ -395,8 +417,14 @@ void ProcessItem(const KernelArgs& a, const WorkItem& it, ThreadScratch& s, floa
       }
     }
 #if ATTNREG_CPU_BF16_DOT
-    if (ctx.dot && ctx.dot_fp8)
-      Fp8RowsToBf16(s.k_src.data(), nk, Dh, reinterpret_cast<std::byte*>(s.k_tile.data()));
+    if (ctx.dot) {
+      if (ctx.dot_fp8) {  // both halves of k_tile: kTileKeys bf16 rows each
+        auto* widened = reinterpret_cast<std::byte*>(s.k_tile.data());
+        Fp8RowsToBf16(s.k_src.data(), nk, Dh, widened);
+        Fp8RowsToBf16(s.v_src.data(), nk, Dh, widened + static_cast<std::ptrdiff_t>(kTileKeys) * Dh * 2);
+      }
+      PairRowsBF16(s.v_src.data(), nk, Dh, reinterpret_cast<std::byte*>(s.v_tile.data()));
+    }
 #endif
     if (ctx.dot)
       for (int j = nk; j < (nk + 3) / 4 * 4; ++j) s.k_src[j] = s.k_src[nk - 1];
@@ -491,6 +519,81 @@ __attribute__((target(HWY_TARGET_STR ",avx512bf16"))) static void ScoresRows4BF1
 void ScoresRows4BF16Dot(const std::byte* const* q, const std::byte* const* k, int nk, int chunks, float scale,
                         float* sc) {
   ScoresRows4BF16DotImpl(q, k, nk, chunks, scale, sc);
+}
+
+/// vpermt2w indices: word 2 l takes element kFirst + l of the first row,
+/// word 2 l + 1 the same element of the second (index 32 + kFirst + l).
+template <int kFirst>
+alignas(64) constexpr std::array<std::uint16_t, 32> kPairWords = [] {
+  std::array<std::uint16_t, 32> t{};
+  for (int l = 0; l < 16; ++l) {
+    t[2 * l] = static_cast<std::uint16_t>(kFirst + l);
+    t[2 * l + 1] = static_cast<std::uint16_t>(32 + kFirst + l);
+  }
+  return t;
+}();
+
+__attribute__((target(HWY_TARGET_STR ",avx512bf16"))) static void PairRowsBF16Impl(const std::byte* const* v,
+                                                                                   int nk, int head_size,
+                                                                                   std::byte* dst) {
+  const __m512i lo = _mm512_load_si512(kPairWords<0>.data());
+  const __m512i hi = _mm512_load_si512(kPairWords<16>.data());
+  for (int j = 0; j < nk; j += 2) {
+    std::byte* pair = dst + static_cast<std::ptrdiff_t>(j / 2) * head_size * 4;
+    for (int c = 0; c < head_size; c += 32) {
+      const __m512i a = _mm512_loadu_si512(v[j] + 2 * c);
+      const __m512i b = j + 1 < nk ? _mm512_loadu_si512(v[j + 1] + 2 * c) : _mm512_setzero_si512();
+      _mm512_store_si512(pair + 4 * c, _mm512_permutex2var_epi16(a, lo, b));
+      _mm512_store_si512(pair + 4 * c + 64, _mm512_permutex2var_epi16(a, hi, b));
+    }
+  }
+}
+
+void PairRowsBF16(const std::byte* const* v, int nk, int head_size, std::byte* dst) {
+  PairRowsBF16Impl(v, nk, head_size, dst);
+}
+
+__attribute__((target(HWY_TARGET_STR ",avx512bf16"))) static void PvRows4BF16DotImpl(
+    const float* sc, const float* alpha, float* const* acc, const std::byte* pairs, int nk, int head_size,
+    float p_scale) {
+  // Each row's probabilities as bf16 in key order: 32-bit word i is pair i.
+  alignas(64) std::uint32_t pp[4][kTileKeys / 2];
+  const __m512 ps = _mm512_set1_ps(p_scale);
+  for (int r = 0; r < 4; ++r)
+    for (int k16 = 0; k16 < nk; k16 += 16)  // the softmax wrote zeros up to the next 16 keys
+      _mm256_store_si256(
+          reinterpret_cast<__m256i*>(&pp[r][k16 / 2]),
+          (__m256i)_mm512_cvtneps_pbh(_mm512_mul_ps(_mm512_loadu_ps(sc + r * kTileKeys + k16), ps)));
+  const int pairs_n = (nk + 1) / 2;
+  const std::ptrdiff_t pair_bytes = static_cast<std::ptrdiff_t>(head_size) * 4;
+  // CH blocks of 16 elements x 4 rows of accumulators per pass over the pairs.
+  auto pass = [&](auto ch_tag, int c0) {
+    constexpr int CH = decltype(ch_tag)::value;
+    __m512 o[CH][4];
+    for (int r = 0; r < 4; ++r)
+      for (int h = 0; h < CH; ++h)
+        o[h][r] = _mm512_mul_ps(_mm512_loadu_ps(acc[r] + (c0 + h) * 16), _mm512_set1_ps(alpha[r]));
+    for (int i = 0; i < pairs_n; ++i) {
+      const std::byte* pr = pairs + i * pair_bytes + c0 * 64;
+      __m512i vv[CH];
+      for (int h = 0; h < CH; ++h) vv[h] = _mm512_load_si512(pr + h * 64);
+      for (int r = 0; r < 4; ++r) {
+        const __m512i p = _mm512_set1_epi32(static_cast<int>(pp[r][i]));
+        for (int h = 0; h < CH; ++h) o[h][r] = _mm512_dpbf16_ps(o[h][r], (__m512bh)vv[h], (__m512bh)p);
+      }
+    }
+    for (int r = 0; r < 4; ++r)
+      for (int h = 0; h < CH; ++h) _mm512_storeu_ps(acc[r] + (c0 + h) * 16, o[h][r]);
+  };
+  const int blocks = head_size / 16;  // even: head_size is a multiple of 32
+  int c = 0;
+  for (; c + 4 <= blocks; c += 4) pass(std::integral_constant<int, 4>{}, c);
+  if (c < blocks) pass(std::integral_constant<int, 2>{}, c);
+}
+
+void PvRows4BF16Dot(const float* sc, const float* alpha, float* const* acc, const std::byte* pairs, int nk,
+                    int head_size, float p_scale) {
+  PvRows4BF16DotImpl(sc, alpha, acc, pairs, nk, head_size, p_scale);
 }
 
 bool UseBF16Dot(const KernelArgs& a) {

@@ -46,6 +46,8 @@ std::vector<Case> cases() {
   c.push_back({"fp16_gqa_d128_bs32", base(f16, 12, 4, 128, 32)});
   c.push_back({"fp32_mqa7_d80_bs1", base(f32, 7, 1, 80, 1)});
   c.push_back({"bf16_d96_bs16", base(bf16, 6, 3, 96, 16)});
+  // Group 4 at head 96: the prefill's vdpbf16ps P.V in passes of 4 and then 2 blocks of 16 elements.
+  c.push_back({"bf16_gqa4_d96_bs16", base(bf16, 8, 2, 96, 16)});
   c.push_back({"fp16_d112_bs16", base(f16, 4, 2, 112, 16)});
   c.push_back({"fp32_d32_bs32", base(f32, 2, 1, 32, 32)});
   c.push_back({"bf16_d256_bs16", base(bf16, 4, 1, 256, 16)});
