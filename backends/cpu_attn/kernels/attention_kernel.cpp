@@ -190,15 +190,14 @@ HWY_INLINE void ProcessRows(const ItemContext& c, ThreadScratch& s, const std::i
   // load feeds two FMAs (6 loads per 8 FMAs with four rows) ----
   int j = 0;
 #if ATTNREG_CPU_BF16_DOT
-  if constexpr (NR == 4) {
-    if (c.dot) {
-      const std::byte* qp[4];
-      for (int r = 0; r < 4; ++r)
-        qp[r] = a.query.at(c.item->token_begin + rows[r] / c.group,
-                           c.item->kv_head * c.group + rows[r] % c.group, 0);
-      ScoresRows4BF16Dot(qp, s.k_src.data(), nk, Dh / 32, c.dot_scale, s.scores.data());
-      j = nk;
+  if (c.dot) {  // 4 rows at a time: a pass of fewer repeats its last row, whose extra scores go unused
+    const std::byte* qp[4];
+    for (int r = 0; r < 4; ++r) {
+      const int row = rows[std::min(r, NR - 1)];
+      qp[r] = a.query.at(c.item->token_begin + row / c.group, c.item->kv_head * c.group + row % c.group, 0);
     }
+    ScoresRows4BF16Dot(qp, s.k_src.data(), nk, Dh / 32, c.dot_scale, s.scores.data());
+    j = nk;
   }
 #endif
   for (; j + 2 <= nk; j += 2) {
@@ -266,12 +265,16 @@ HWY_INLINE void ProcessRows(const ItemContext& c, ThreadScratch& s, const std::i
     s.m[row] = m_new;
   }
 #if ATTNREG_CPU_BF16_DOT
-  if constexpr (NR == 4) {
-    if (c.dot) {  // V as bf16 key pairs (ProcessItem), two keys per vdpbf16ps
-      PvRows4BF16Dot(s.scores.data(), alpha, acc, reinterpret_cast<const std::byte*>(s.v_tile.data()), nk, Dh,
-                     c.pv_scale);
-      return;
+  if (c.dot) {  // V as bf16 key pairs (ProcessItem), two keys per vdpbf16ps; rows past NR go to a sink
+    float* acc4[4];
+    float alpha4[4];
+    for (int r = 0; r < 4; ++r) {
+      acc4[r] = r < NR ? acc[r] : s.pv_sink.data();
+      alpha4[r] = r < NR ? alpha[r] : 0.0f;
     }
+    PvRows4BF16Dot(s.scores.data(), alpha4, acc4, reinterpret_cast<const std::byte*>(s.v_tile.data()), nk, Dh,
+                   c.pv_scale);
+    return;
   }
 #endif
   // ---- O = alpha O + P V: two head-dim vectors at a time, so each
@@ -373,7 +376,7 @@ void ProcessItem(const KernelArgs& a, const WorkItem& it, ThreadScratch& s, floa
   }
   ItemContext ctx{&a, &it, Dh, group};
 #if ATTNREG_CPU_BF16_DOT
-  ctx.dot = group % 4 == 0 && UseBF16Dot(a);
+  ctx.dot = UseBF16Dot(a);
   ctx.dot_fp8 = a.cache.dtype == ScalarType::Float8_E4M3;
   ctx.dot_scale = a.sizes.scale * (ctx.dot_fp8 ? a.k_scale : 1.0f);
   ctx.pv_scale = ctx.dot_fp8 ? a.v_scale : 1.0f;
@@ -859,6 +862,7 @@ void size_scratch(const KernelArgs& a, Workspace& ws, int threads) {
     grow(s.scores, 4 * kTileKeys + 16);
     grow(s.k_tile, kTileKeys * Dh);
     grow(s.v_tile, kTileKeys * Dh);
+    grow(s.pv_sink, Dh);
     grow(s.k_rows, kTileKeys);
     grow(s.v_rows, kTileKeys);
     grow(s.k_src, 2 * (kTileKeys + 16));
