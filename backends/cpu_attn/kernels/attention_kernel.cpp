@@ -509,13 +509,17 @@ __attribute__((target(HWY_TARGET_STR ",avx512bf16"))) static void ScoresRows4BF1
       for (int r = 0; r < 4; ++r) {
         const __m512i qv = _mm512_loadu_si512(q[r] + c * 64);
         for (int kk = 0; kk < 4; ++kk)
-          acc[kk * 4 + r] = _mm512_dpbf16_ps(acc[kk * 4 + r], (__m512bh)qv, (__m512bh)kr[kk]);
+          acc[r * 4 + kk] = _mm512_dpbf16_ps(acc[r * 4 + kk], (__m512bh)qv, (__m512bh)kr[kk]);
       }
     }
-    alignas(64) float out[16];  // lane kk * 4 + r
-    _mm512_store_ps(out, _mm512_mul_ps(decode::ReduceAll(acc), vscale));
-    for (int kk = 0; kk < 4 && j + kk < nk; ++kk)
-      for (int r = 0; r < 4; ++r) sc[r * kTileKeys + j + kk] = out[kk * 4 + r];
+    // Lane r * 4 + kk: 128-bit block r holds row r's four scores. Keys past
+    // nk (the padding repeats the last key) stay inside the row's kTileKeys
+    // and are masked by the softmax.
+    const __m512 out = _mm512_mul_ps(decode::ReduceAll(acc), vscale);
+    _mm_storeu_ps(sc + j, _mm512_castps512_ps128(out));
+    _mm_storeu_ps(sc + kTileKeys + j, _mm512_extractf32x4_ps(out, 1));
+    _mm_storeu_ps(sc + 2 * kTileKeys + j, _mm512_extractf32x4_ps(out, 2));
+    _mm_storeu_ps(sc + 3 * kTileKeys + j, _mm512_extractf32x4_ps(out, 3));
   }
 }
 
