@@ -140,11 +140,19 @@ struct ItemContext {
 #undef ATTNREG_CPU_BF16_DOT  // this file is compiled once per Highway target
 #if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX3
 #define ATTNREG_CPU_BF16_DOT 1
-/// Scores of 4 bf16 query rows (raw, unscaled) against nk bf16 keys (k padded
-/// to a multiple of 4 entries) times scale into sc[r * kTileKeys + j]; vdpbf16ps
-/// with the keys' accumulators reduced together (defined below).
-void ScoresRows4BF16Dot(const std::byte* const* q, const std::byte* const* k, int nk, int chunks, float scale,
-                        float* sc);
+/// The tile's bf16 key rows k[j] (j < kTileKeys, rows past nk repeating the
+/// last; head_size a multiple of 32) transposed for ScoresRows4BF16Dot: for
+/// each block b of 16 keys and pair p of elements (2 p, 2 p + 1), 64 bytes at
+/// dst + (b * head_size / 2 + p) * 64 whose 32-bit lane l holds that element
+/// pair of key 16 b + l. Shared by every row pass of the work item.
+void PackKeysBF16(const std::byte* const* k, int nk, int head_size, std::byte* dst);
+/// Scores of 4 bf16 query rows (raw, unscaled) against the nk keys packed by
+/// PackKeysBF16, times scale, into sc[r * kTileKeys + j] (up to the next 16
+/// keys; those past nk are masked by the softmax). Keys are the vector lanes
+/// and each query element pair a broadcast operand of vdpbf16ps, so no
+/// horizontal sums (notes, attempt 74).
+void ScoresRows4BF16Dot(const std::byte* const* q, const std::byte* packed_keys, int nk, int head_size,
+                        float scale, float* sc);
 /// The nk bf16 value rows v[j] (head_size a multiple of 32) as key pairs for
 /// PvRows4BF16Dot: pair i's 64-byte block c holds elements 16 c .. 16 c + 15
 /// of rows 2 i and 2 i + 1, one (row 2 i, row 2 i + 1) pair of words per
@@ -196,7 +204,8 @@ HWY_INLINE void ProcessRows(const ItemContext& c, ThreadScratch& s, const std::i
       const int row = rows[std::min(r, NR - 1)];
       qp[r] = a.query.at(c.item->token_begin + row / c.group, c.item->kv_head * c.group + row % c.group, 0);
     }
-    ScoresRows4BF16Dot(qp, s.k_src.data(), nk, Dh / 32, c.dot_scale, s.scores.data());
+    ScoresRows4BF16Dot(qp, reinterpret_cast<const std::byte*>(s.k_pairs.data()), nk, Dh, c.dot_scale,
+                       s.scores.data());
     j = nk;
   }
 #endif
@@ -426,11 +435,11 @@ void ProcessItem(const KernelArgs& a, const WorkItem& it, ThreadScratch& s, floa
         Fp8RowsToBf16(s.k_src.data(), nk, Dh, widened);
         Fp8RowsToBf16(s.v_src.data(), nk, Dh, widened + static_cast<std::ptrdiff_t>(kTileKeys) * Dh * 2);
       }
+      for (int j = nk; j < kTileKeys; ++j) s.k_src[j] = s.k_src[nk - 1];
+      PackKeysBF16(s.k_src.data(), nk, Dh, reinterpret_cast<std::byte*>(s.k_pairs.data()));
       PairRowsBF16(s.v_src.data(), nk, Dh, reinterpret_cast<std::byte*>(s.v_tile.data()));
     }
 #endif
-    if (ctx.dot)
-      for (int j = nk; j < (nk + 3) / 4 * 4; ++j) s.k_src[j] = s.k_src[nk - 1];
     int r = 0;
     for (; r + 4 <= num_active; r += 4) ProcessRows<4>(ctx, s, s.active.data() + r, key0, nk);
     switch (num_active - r) {
@@ -497,35 +506,81 @@ void MergeSplits(const KernelArgs& a, const WorkItem* items, float* partials) {
 #include "kernels/decode_all_heads-inl.h"  // the all-heads decode path (namespace decode)
 
 #if ATTNREG_CPU_BF16_DOT
-__attribute__((target(HWY_TARGET_STR ",avx512bf16"))) static void ScoresRows4BF16DotImpl(
-    const std::byte* const* q, const std::byte* const* k, int nk, int chunks, float scale, float* sc) {
-  const __m512 vscale = _mm512_set1_ps(scale);
-  for (int j = 0; j < nk; j += 4) {
-    __m512 acc[16];
-    for (int i = 0; i < 16; ++i) acc[i] = _mm512_setzero_ps();
-    for (int c = 0; c < chunks; ++c) {
-      __m512i kr[4];
-      for (int kk = 0; kk < 4; ++kk) kr[kk] = _mm512_loadu_si512(k[j + kk] + c * 64);
-      for (int r = 0; r < 4; ++r) {
-        const __m512i qv = _mm512_loadu_si512(q[r] + c * 64);
-        for (int kk = 0; kk < 4; ++kk)
-          acc[r * 4 + kk] = _mm512_dpbf16_ps(acc[r * 4 + kk], (__m512bh)qv, (__m512bh)kr[kk]);
-      }
-    }
-    // Lane r * 4 + kk: 128-bit block r holds row r's four scores. Keys past
-    // nk (the padding repeats the last key) stay inside the row's kTileKeys
-    // and are masked by the softmax.
-    const __m512 out = _mm512_mul_ps(decode::ReduceAll(acc), vscale);
-    _mm_storeu_ps(sc + j, _mm512_castps512_ps128(out));
-    _mm_storeu_ps(sc + kTileKeys + j, _mm512_extractf32x4_ps(out, 1));
-    _mm_storeu_ps(sc + 2 * kTileKeys + j, _mm512_extractf32x4_ps(out, 2));
-    _mm_storeu_ps(sc + 3 * kTileKeys + j, _mm512_extractf32x4_ps(out, 3));
+/// Transposes a 16 x 16 block of 32-bit elements in place: r[i] lane j
+/// becomes r[j] lane i (48 shuffles).
+__attribute__((target(HWY_TARGET_STR ",avx512bf16"))) HWY_INLINE void Transpose16x16(__m512i (&r)[16]) {
+  __m512i t[16], u[16];
+  for (int i = 0; i < 8; ++i) {
+    t[2 * i] = _mm512_unpacklo_epi32(r[2 * i], r[2 * i + 1]);
+    t[2 * i + 1] = _mm512_unpackhi_epi32(r[2 * i], r[2 * i + 1]);
+  }
+  // u[4 i + k], 128-bit lane L: element 4 L + k of rows 4 i .. 4 i + 3.
+  for (int i = 0; i < 4; ++i) {
+    u[4 * i] = _mm512_unpacklo_epi64(t[4 * i], t[4 * i + 2]);
+    u[4 * i + 1] = _mm512_unpackhi_epi64(t[4 * i], t[4 * i + 2]);
+    u[4 * i + 2] = _mm512_unpacklo_epi64(t[4 * i + 1], t[4 * i + 3]);
+    u[4 * i + 3] = _mm512_unpackhi_epi64(t[4 * i + 1], t[4 * i + 3]);
+  }
+  // Element 4 L + k of all 16 rows: lane L of u[k], u[4 + k], u[8 + k], u[12 + k].
+  for (int k = 0; k < 4; ++k) {
+    const __m512i v0 = _mm512_shuffle_i32x4(u[k], u[4 + k], 0x88),
+                  v1 = _mm512_shuffle_i32x4(u[k], u[4 + k], 0xDD);
+    const __m512i w0 = _mm512_shuffle_i32x4(u[8 + k], u[12 + k], 0x88);
+    const __m512i w1 = _mm512_shuffle_i32x4(u[8 + k], u[12 + k], 0xDD);
+    r[k] = _mm512_shuffle_i32x4(v0, w0, 0x88);
+    r[8 + k] = _mm512_shuffle_i32x4(v0, w0, 0xDD);
+    r[4 + k] = _mm512_shuffle_i32x4(v1, w1, 0x88);
+    r[12 + k] = _mm512_shuffle_i32x4(v1, w1, 0xDD);
   }
 }
 
-void ScoresRows4BF16Dot(const std::byte* const* q, const std::byte* const* k, int nk, int chunks, float scale,
-                        float* sc) {
-  ScoresRows4BF16DotImpl(q, k, nk, chunks, scale, sc);
+__attribute__((target(HWY_TARGET_STR ",avx512bf16"))) static void PackKeysBF16Impl(const std::byte* const* k,
+                                                                                   int nk, int head_size,
+                                                                                   std::byte* dst) {
+  const int pairs = head_size / 2;
+  for (int b = 0; b * 16 < nk; ++b)
+    for (int p0 = 0; p0 < pairs; p0 += 16) {  // 16 element pairs (64 bytes) of each of 16 keys
+      __m512i r[16];
+      for (int l = 0; l < 16; ++l) r[l] = _mm512_loadu_si512(k[16 * b + l] + 4 * p0);
+      Transpose16x16(r);
+      for (int p = 0; p < 16; ++p)
+        _mm512_store_si512(dst + (static_cast<std::ptrdiff_t>(b) * pairs + p0 + p) * 64, r[p]);
+    }
+}
+
+void PackKeysBF16(const std::byte* const* k, int nk, int head_size, std::byte* dst) {
+  PackKeysBF16Impl(k, nk, head_size, dst);
+}
+
+__attribute__((target(HWY_TARGET_STR ",avx512bf16"))) static void ScoresRows4BF16DotImpl(
+    const std::byte* const* q, const std::byte* packed_keys, int nk, int head_size, float scale, float* sc) {
+  const int pairs = head_size / 2;
+  const __m512 vscale = _mm512_set1_ps(scale);
+  for (int b = 0; b * 16 < nk; ++b) {
+    const std::byte* kb = packed_keys + static_cast<std::ptrdiff_t>(b) * pairs * 64;
+    // Two accumulators per row (even and odd element pairs): 8 chains of
+    // head_size / 4 vdpbf16ps.
+    __m512 acc[4][2];
+    for (int r = 0; r < 4; ++r) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
+    for (int p = 0; p < pairs; p += 2) {
+      const __m512i k0 = _mm512_load_si512(kb + p * 64), k1 = _mm512_load_si512(kb + (p + 1) * 64);
+      for (int r = 0; r < 4; ++r) {
+        std::int32_t q0, q1;
+        std::memcpy(&q0, q[r] + 4 * p, 4);
+        std::memcpy(&q1, q[r] + 4 * p + 4, 4);
+        acc[r][0] = _mm512_dpbf16_ps(acc[r][0], (__m512bh)k0, (__m512bh)_mm512_set1_epi32(q0));
+        acc[r][1] = _mm512_dpbf16_ps(acc[r][1], (__m512bh)k1, (__m512bh)_mm512_set1_epi32(q1));
+      }
+    }
+    for (int r = 0; r < 4; ++r)
+      _mm512_storeu_ps(sc + r * kTileKeys + 16 * b,
+                       _mm512_mul_ps(_mm512_add_ps(acc[r][0], acc[r][1]), vscale));
+  }
+}
+
+void ScoresRows4BF16Dot(const std::byte* const* q, const std::byte* packed_keys, int nk, int head_size,
+                        float scale, float* sc) {
+  ScoresRows4BF16DotImpl(q, packed_keys, nk, head_size, scale, sc);
 }
 
 /// vpermt2w indices: word 2 l takes element kFirst + l of the first row,
@@ -867,6 +922,7 @@ void size_scratch(const KernelArgs& a, Workspace& ws, int threads) {
     grow(s.k_tile, kTileKeys * Dh);
     grow(s.v_tile, kTileKeys * Dh);
     grow(s.pv_sink, Dh);
+    grow(s.k_pairs, kTileKeys * Dh / 2);
     grow(s.k_rows, kTileKeys);
     grow(s.v_rows, kTileKeys);
     grow(s.k_src, 2 * (kTileKeys + 16));

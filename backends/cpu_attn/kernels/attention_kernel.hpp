@@ -93,6 +93,7 @@ using LineVector = std::vector<T, LineAllocator<T>>;
 /// Per-thread scratch of one worker: query rows, accumulators, a converted tile.
 struct ThreadScratch {
   LineVector<float> q, acc, m, l, scores, k_tile, v_tile;
+  LineVector<float> k_pairs;  ///< a tile's bf16 keys transposed into element pairs (PackKeysBF16)
   LineVector<float> pv_sink;  ///< P.V of the rows a vdpbf16ps pass of fewer than 4 rows pads with
   LineVector<const float*> k_rows, v_rows;
   LineVector<const std::byte*> k_src, v_src;  ///< decode items: per key, the cache row of all KV heads

@@ -46,6 +46,12 @@ std::vector<Case> cases() {
   c.push_back({"fp16_gqa_d128_bs32", base(f16, 12, 4, 128, 32)});
   c.push_back({"fp32_mqa7_d80_bs1", base(f32, 7, 1, 80, 1)});
   c.push_back({"bf16_d96_bs16", base(bf16, 6, 3, 96, 16)});
+  // A fresh impl whose only tiles are shorter than 16 keys: the vdpbf16ps scores read a whole block of 16
+  // keys, the ones past the tile repeating its last.
+  c.push_back(with("bf16_gqa4_short_prefill", base(bf16, 8, 2, 64, 16), [](BatchSpec& s) {
+    s.context_lens = {0, 2};
+    s.query_lens = {3, 5};
+  }));
   // Group 4 at head 96: the prefill's vdpbf16ps P.V in passes of 4 and then 2 blocks of 16 elements.
   c.push_back({"bf16_gqa4_d96_bs16", base(bf16, 8, 2, 96, 16)});
   c.push_back({"fp16_d112_bs16", base(f16, 4, 2, 112, 16)});
