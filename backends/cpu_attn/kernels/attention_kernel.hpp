@@ -18,9 +18,12 @@
 
 namespace attnreg::cpu_attn {
 
-/// Keys per tile: a tile's fp32 K and V rows (2 * 32 * 256 * 4 bytes at most)
-/// stay in L1/L2 while every query row of a work item reads them.
-inline constexpr int kTileKeys = 32;
+/// Keys per tile: a tile's fp32 K and V rows (2 * 64 * 256 * 4 bytes at most)
+/// stay in L2 while every query row of a work item reads them. 64 rather than
+/// 32 halves each row's per-tile work (the softmax's reductions and scalar
+/// exp, the accumulators' rescale), 6-10% of a vdpbf16ps prefill (notes,
+/// attempt 75).
+inline constexpr int kTileKeys = 64;
 /// Query rows (query tokens x heads of one KV group) a work item takes at most.
 inline constexpr int kMaxItemRows = 64;
 /// A split of a long KV range gets at least this many keys, so merge costs stay small.
