@@ -369,20 +369,6 @@ void ProcessItem(const KernelArgs& a, const WorkItem& it, ThreadScratch& s, floa
   const int rows = it.num_tokens * group;
   const int seq = a.seq_lens[it.req];
   const int W = a.sliding_window;
-  const VF scale = hn::Set(d, a.sizes.scale);
-  for (int row = 0; row < rows; ++row) {
-    const std::int64_t token = it.token_begin + row / group;
-    const int head = it.kv_head * group + row % group;
-    float* q = s.q.data() + static_cast<std::ptrdiff_t>(row) * Dh;
-    ToFloat(a.query.at(token, head, 0), a.query.dtype, Dh, q, nullptr);
-    for (int i = 0; i < Dh; i += N) hn::StoreU(hn::Mul(hn::LoadU(d, q + i), scale), d, q + i);
-    std::fill_n(s.acc.data() + static_cast<std::ptrdiff_t>(row) * Dh, Dh, 0.0f);
-    s.m[row] = kNegInf;
-    s.l[row] = 0.0f;
-    const int pos = it.first_pos + row / group;
-    s.lo[row] = W > 0 ? std::max(0, pos - W + 1) : 0;
-    s.hi[row] = a.sizes.causal ? pos + 1 : (W > 0 ? std::min(seq, pos + W) : seq);
-  }
   ItemContext ctx{&a, &it, Dh, group};
 #if ATTNREG_CPU_BF16_DOT
   ctx.dot = UseBF16Dot(a);
@@ -390,6 +376,22 @@ void ProcessItem(const KernelArgs& a, const WorkItem& it, ThreadScratch& s, floa
   ctx.dot_scale = a.sizes.scale * (ctx.dot_fp8 ? a.k_scale : 1.0f);
   ctx.pv_scale = ctx.dot_fp8 ? a.v_scale : 1.0f;
 #endif
+  const VF scale = hn::Set(d, a.sizes.scale);
+  for (int row = 0; row < rows; ++row) {
+    const std::int64_t token = it.token_begin + row / group;
+    const int head = it.kv_head * group + row % group;
+    if (!ctx.dot) {  // fp32 query rows, scaled (the vdpbf16ps scores read the query as it is)
+      float* q = s.q.data() + static_cast<std::ptrdiff_t>(row) * Dh;
+      ToFloat(a.query.at(token, head, 0), a.query.dtype, Dh, q, nullptr);
+      for (int i = 0; i < Dh; i += N) hn::StoreU(hn::Mul(hn::LoadU(d, q + i), scale), d, q + i);
+    }
+    std::fill_n(s.acc.data() + static_cast<std::ptrdiff_t>(row) * Dh, Dh, 0.0f);
+    s.m[row] = kNegInf;
+    s.l[row] = 0.0f;
+    const int pos = it.first_pos + row / group;
+    s.lo[row] = W > 0 ? std::max(0, pos - W + 1) : 0;
+    s.hi[row] = a.sizes.causal ? pos + 1 : (W > 0 ? std::min(seq, pos + W) : seq);
+  }
   const std::int32_t* table = a.block_table + it.req * a.block_table_stride;
   const int bs = static_cast<int>(a.sizes.block_size);
   const bool direct = a.cache.dtype == ScalarType::Float32;
