@@ -135,6 +135,7 @@ struct ItemContext {
   bool dot_fp8 = false;    ///< with dot: an fp8 cache, its rows widened to bf16 (Fp8RowsToBf16)
   float dot_scale = 1.0f;  ///< with dot: the scores' scale (the softmax scale, times k_scale for fp8)
   float pv_scale = 1.0f;   ///< with dot: P's factor in P.V (v_scale for fp8, whose rows widen unscaled)
+  bool query_f16 = false;  ///< with dot: an fp16 query, its rows rounded to bf16 into s.q (ProcessItem)
 };
 
 #undef ATTNREG_CPU_BF16_DOT  // this file is compiled once per Highway target
@@ -168,6 +169,10 @@ void PvRows4BF16Dot(const float* sc, const float* alpha, float* const* acc, cons
 /// bf16 query and a bf16 cache with AVX512_BF16, or an fp8 cache (head size
 /// a multiple of 64) with AVX512_VBMI too.
 bool UseBF16Dot(const KernelArgs& a);
+/// Whether an fp8 cache with an fp16 query can take the vdpbf16ps paths (the
+/// decode's ItemFP8Dot, the general kernel's scores and P.V), the query
+/// rounded to bf16; UseBF16Dot covers bf16 queries (defined below).
+bool UseFP8DotF16Query(const KernelArgs& a);
 /// The nk fp8 key rows k[j] (head_size a multiple of 64) widened to bf16, in
 /// natural order, into dst (head_size * 2 bytes a row); k[j] then points at its
 /// copy. Needs AVX512_VBMI (UseBF16Dot says so for fp8 caches).
@@ -202,7 +207,10 @@ HWY_INLINE void ProcessRows(const ItemContext& c, ThreadScratch& s, const std::i
     const std::byte* qp[4];
     for (int r = 0; r < 4; ++r) {
       const int row = rows[std::min(r, NR - 1)];
-      qp[r] = a.query.at(c.item->token_begin + row / c.group, c.item->kv_head * c.group + row % c.group, 0);
+      qp[r] =
+          c.query_f16
+              ? reinterpret_cast<const std::byte*>(s.q.data() + static_cast<std::ptrdiff_t>(row) * Dh)
+              : a.query.at(c.item->token_begin + row / c.group, c.item->kv_head * c.group + row % c.group, 0);
     }
     ScoresRows4BF16Dot(qp, reinterpret_cast<const std::byte*>(s.k_pairs.data()), nk, Dh, c.dot_scale,
                        s.scores.data());
@@ -371,7 +379,8 @@ void ProcessItem(const KernelArgs& a, const WorkItem& it, ThreadScratch& s, floa
   const int W = a.sliding_window;
   ItemContext ctx{&a, &it, Dh, group};
 #if ATTNREG_CPU_BF16_DOT
-  ctx.dot = UseBF16Dot(a);
+  ctx.dot = UseBF16Dot(a) || UseFP8DotF16Query(a);
+  ctx.query_f16 = ctx.dot && a.query.dtype == ScalarType::Float16;
   ctx.dot_fp8 = a.cache.dtype == ScalarType::Float8_E4M3;
   ctx.dot_scale = a.sizes.scale * (ctx.dot_fp8 ? a.k_scale : 1.0f);
   ctx.pv_scale = ctx.dot_fp8 ? a.v_scale : 1.0f;
@@ -380,10 +389,14 @@ void ProcessItem(const KernelArgs& a, const WorkItem& it, ThreadScratch& s, floa
   for (int row = 0; row < rows; ++row) {
     const std::int64_t token = it.token_begin + row / group;
     const int head = it.kv_head * group + row % group;
-    if (!ctx.dot) {  // fp32 query rows, scaled (the vdpbf16ps scores read the query as it is)
-      float* q = s.q.data() + static_cast<std::ptrdiff_t>(row) * Dh;
+    float* q = s.q.data() + static_cast<std::ptrdiff_t>(row) * Dh;
+    if (!ctx.dot) {  // fp32 query rows, scaled (the vdpbf16ps scores read a bf16 query as it is)
       ToFloat(a.query.at(token, head, 0), a.query.dtype, Dh, q, nullptr);
       for (int i = 0; i < Dh; i += N) hn::StoreU(hn::Mul(hn::LoadU(d, q + i), scale), d, q + i);
+    } else if (ctx.query_f16) {  // an fp16 query rounded to bf16, as the fp8 decode does (notes, attempt 78)
+      const auto* src = reinterpret_cast<const std::uint16_t*>(a.query.at(token, head, 0));
+      auto* dst = reinterpret_cast<std::uint16_t*>(q);
+      for (int e = 0; e < Dh; ++e) dst[e] = numeric::float_to_bf16(numeric::fp16_to_float(src[e]));
     }
     std::fill_n(s.acc.data() + static_cast<std::ptrdiff_t>(row) * Dh, Dh, 0.0f);
     s.m[row] = kNegInf;
@@ -667,9 +680,6 @@ bool UseBF16Dot(const KernelArgs& a) {
   return a.cache.dtype == ScalarType::BFloat16 && a.sizes.head_size % 32 == 0 && decode::HasBF16Dot();
 }
 
-/// Whether an fp8 cache's decode with an fp16 query can take ItemFP8Dot
-/// (which rounds the query to bf16); the general kernel reads a query for
-/// vdpbf16ps as is, so UseBF16Dot does not cover this one.
 bool UseFP8DotF16Query(const KernelArgs& a) {
   return a.query.dtype == ScalarType::Float16 && a.query.strides[2] == 1 &&
          a.cache.dtype == ScalarType::Float8_E4M3 && a.cache.strides[4] == 1 && a.sizes.head_size % 64 == 0 &&
