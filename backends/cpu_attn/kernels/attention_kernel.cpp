@@ -30,6 +30,10 @@ using VF = hn::Vec<DF>;
 
 constexpr float kNegInf = -std::numeric_limits<float>::infinity();
 
+/// An fp16 query element rounded to bf16 for the vdpbf16ps paths over an fp8
+/// cache: an error the size of P's own rounding to bf16 (notes, attempts 70, 78).
+inline std::uint16_t Fp16ToBf16(std::uint16_t h) { return numeric::float_to_bf16(numeric::fp16_to_float(h)); }
+
 #undef ATTNREG_CPU_FP8_SIMD  // this file is compiled once per Highway target
 #if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX2
 #define ATTNREG_CPU_FP8_SIMD 1
@@ -167,12 +171,9 @@ void PvRows4BF16Dot(const float* sc, const float* alpha, float* const* acc, cons
                     int head_size, float p_scale);
 /// Whether this call's query and cache allow the vdpbf16ps scores and P.V: a
 /// bf16 query and a bf16 cache with AVX512_BF16, or an fp8 cache (head size
-/// a multiple of 64) with AVX512_VBMI too.
+/// a multiple of 64) with AVX512_VBMI too and a bf16 query or an fp16 one,
+/// which both paths round to bf16 (Fp16ToBf16).
 bool UseBF16Dot(const KernelArgs& a);
-/// Whether an fp8 cache with an fp16 query can take the vdpbf16ps paths (the
-/// decode's ItemFP8Dot, the general kernel's scores and P.V), the query
-/// rounded to bf16; UseBF16Dot covers bf16 queries (defined below).
-bool UseFP8DotF16Query(const KernelArgs& a);
 /// The nk fp8 key rows k[j] (head_size a multiple of 64) widened to bf16, in
 /// natural order, into dst (head_size * 2 bytes a row); k[j] then points at its
 /// copy. Needs AVX512_VBMI (UseBF16Dot says so for fp8 caches).
@@ -379,7 +380,7 @@ void ProcessItem(const KernelArgs& a, const WorkItem& it, ThreadScratch& s, floa
   const int W = a.sliding_window;
   ItemContext ctx{&a, &it, Dh, group};
 #if ATTNREG_CPU_BF16_DOT
-  ctx.dot = UseBF16Dot(a) || UseFP8DotF16Query(a);
+  ctx.dot = UseBF16Dot(a);
   ctx.query_f16 = ctx.dot && a.query.dtype == ScalarType::Float16;
   ctx.dot_fp8 = a.cache.dtype == ScalarType::Float8_E4M3;
   ctx.dot_scale = a.sizes.scale * (ctx.dot_fp8 ? a.k_scale : 1.0f);
@@ -396,7 +397,7 @@ void ProcessItem(const KernelArgs& a, const WorkItem& it, ThreadScratch& s, floa
     } else if (ctx.query_f16) {  // an fp16 query rounded to bf16, as the fp8 decode does (notes, attempt 78)
       const auto* src = reinterpret_cast<const std::uint16_t*>(a.query.at(token, head, 0));
       auto* dst = reinterpret_cast<std::uint16_t*>(q);
-      for (int e = 0; e < Dh; ++e) dst[e] = numeric::float_to_bf16(numeric::fp16_to_float(src[e]));
+      for (int e = 0; e < Dh; ++e) dst[e] = Fp16ToBf16(src[e]);
     }
     std::fill_n(s.acc.data() + static_cast<std::ptrdiff_t>(row) * Dh, Dh, 0.0f);
     s.m[row] = kNegInf;
@@ -674,16 +675,13 @@ void PvRows4BF16Dot(const float* sc, const float* alpha, float* const* acc, cons
 }
 
 bool UseBF16Dot(const KernelArgs& a) {
-  if (a.query.dtype != ScalarType::BFloat16 || a.query.strides[2] != 1 || a.cache.strides[4] != 1)
-    return false;
-  if (a.cache.dtype == ScalarType::Float8_E4M3) return a.sizes.head_size % 64 == 0 && decode::HasFP8Dot();
-  return a.cache.dtype == ScalarType::BFloat16 && a.sizes.head_size % 32 == 0 && decode::HasBF16Dot();
-}
-
-bool UseFP8DotF16Query(const KernelArgs& a) {
-  return a.query.dtype == ScalarType::Float16 && a.query.strides[2] == 1 &&
-         a.cache.dtype == ScalarType::Float8_E4M3 && a.cache.strides[4] == 1 && a.sizes.head_size % 64 == 0 &&
-         decode::HasFP8Dot();
+  if (a.query.strides[2] != 1 || a.cache.strides[4] != 1) return false;
+  const bool bf16_query = a.query.dtype == ScalarType::BFloat16;
+  if (a.cache.dtype == ScalarType::Float8_E4M3)
+    return (bf16_query || a.query.dtype == ScalarType::Float16) && a.sizes.head_size % 64 == 0 &&
+           decode::HasFP8Dot();
+  return bf16_query && a.cache.dtype == ScalarType::BFloat16 && a.sizes.head_size % 32 == 0 &&
+         decode::HasBF16Dot();
 }
 
 /// Input byte order for which Fp8ToBf16's in-lane word interleave comes out
@@ -734,7 +732,6 @@ void ProcessDecodeItem(const KernelArgs& a, const WorkItem& it, ThreadScratch& s
       case ScalarType::Float8_E4M3:
 #if ATTNREG_CPU_BF16_DOT
         if (UseBF16Dot(a)) return decode::ItemFP8Dot(a, it, s, partials);
-        if (UseFP8DotF16Query(a)) return decode::ItemFP8Dot(a, it, s, partials);
 #endif
         return decode::Item<decode::LoadFP8>(a, it, s, partials);
       default:

@@ -676,9 +676,7 @@ HWY_INLINE void Item(const KernelArgs& a, const WorkItem& it, ThreadScratch& s, 
       const auto* src = reinterpret_cast<const std::uint16_t*>(a.query.at(token, h, 0));
       auto* dst = reinterpret_cast<std::uint16_t*>(q);
       const bool f16 = a.query.dtype == ScalarType::Float16;  // rounded to bf16, as P is (ItemFP8Dot)
-      for (int e = 0; e < Dh; ++e)
-        dst[e / 64 * 64 + Fp8Bf16Slot(e % 64)] =
-            f16 ? numeric::float_to_bf16(numeric::fp16_to_float(src[e])) : src[e];
+      for (int e = 0; e < Dh; ++e) dst[e / 64 * 64 + Fp8Bf16Slot(e % 64)] = f16 ? Fp16ToBf16(src[e]) : src[e];
     } else if constexpr (DP) {  // the bf16 query as is; the scale goes onto the scores
       const int i = h % G;      // row within its KV group
       if (i < G / 4 * 4) {      // a pass of 4 rows: row pairs, see ScoresBF16DotPairs
