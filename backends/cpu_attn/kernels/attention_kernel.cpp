@@ -120,12 +120,33 @@ HWY_INLINE void Prefetch(const std::byte* p, int n) {
   for (int i = 0; i < n; i += 64) hwy::Prefetch(p + i);
 }
 
+/// e^x for the softmax's arguments, x in [-87, 0]: 2^n 2^f with n = round(x
+/// log2 e), 2^f a degree-5 minimax polynomial on [-1/2, 1/2] (7.5e-8
+/// relative, below fp32's rounding) and 2^n put into the exponent bits (n >=
+/// -126, a normal float). 2.5x the throughput of Highway's general Exp, which
+/// also handles arguments the softmax never passes (notes, attempt 80).
+HWY_INLINE VF SoftmaxExp(DF d, VF x) {
+  const hn::RebindToSigned<DF> di;
+  const VF t = hn::Mul(x, hn::Set(d, 1.44269504088896341f));
+  const VF n = hn::Round(t);
+  const VF f = hn::Sub(t, n);
+  VF p = hn::Set(d, 0.0013276466634124517f);
+  p = hn::MulAdd(p, f, hn::Set(d, 0.009675540961325169f));
+  p = hn::MulAdd(p, f, hn::Set(d, 0.05550713464617729f));
+  p = hn::MulAdd(p, f, hn::Set(d, 0.24022120237350464f));
+  p = hn::MulAdd(p, f, hn::Set(d, 0.6931469440460205f));
+  p = hn::MulAdd(p, f, hn::Set(d, 1.0000001192092896f));
+  const auto two_n = hn::BitCast(d, hn::ShiftLeft<23>(hn::Add(hn::ConvertTo(di, n), hn::Set(di, 127))));
+  return hn::Mul(p, two_n);
+}
+
 /// exp(x - m) of scores x against the running maximum m, 0 for masked keys
-/// (x = -inf). Clamping keeps Exp's argument in its valid range. A NaN score
-/// (a NaN in the cache) stays NaN, as in the reference, though Highway's Exp
-/// returns 0 for NaN: it comes back through x * 0, which is 0 for finite x.
+/// (x = -inf). Clamping keeps SoftmaxExp's argument in its range. A NaN score
+/// (a NaN in the cache) stays NaN, as in the reference, whatever the clamp
+/// and SoftmaxExp make of it: it comes back through x * 0, which is 0 for
+/// finite x.
 HWY_INLINE VF SoftmaxWeight(DF d, VF x, VF m) {
-  const VF e = hn::Exp(d, hn::Max(hn::Sub(x, m), hn::Set(d, -87.0f)));
+  const VF e = SoftmaxExp(d, hn::Max(hn::Sub(x, m), hn::Set(d, -87.0f)));
   return hn::IfThenZeroElse(hn::Eq(x, hn::Set(d, kNegInf)), hn::MulAdd(x, hn::Zero(d), e));
 }
 

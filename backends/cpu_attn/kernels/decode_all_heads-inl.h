@@ -574,7 +574,7 @@ HWY_INLINE void Rows(const Tile& t, const float* HWY_RESTRICT q, float* HWY_REST
   const VF lowest = hn::Set(d, -87.0f);
   // alpha = exp(m_old - m_new); 0 while no key was seen (m_old = -inf).
   const VF alpha =
-      hn::IfThenElseZero(hn::Gt(m_old, neg_inf), hn::Exp(d, hn::Max(hn::Sub(m_old, m_new), lowest)));
+      hn::IfThenElseZero(hn::Gt(m_old, neg_inf), SoftmaxExp(d, hn::Max(hn::Sub(m_old, m_new), lowest)));
   VF vsum = hn::Zero(d);
   for (int v = 0; v < nv; ++v) {
     const VF x = hn::LoadU(d, sc + v * kLanes);
