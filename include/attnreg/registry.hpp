@@ -96,7 +96,8 @@ class MambaAttentionBackendEnum {
   const AttentionBackend& get_class() const;
   bool is_overridden() const noexcept;
   void clear_override() const noexcept;
-  /// As AttentionBackendEnum::from_name, with "Unknown mamba attention backend".
+  /// As AttentionBackendEnum::from_name: ValueError "Unknown attention backend:
+  /// 'FOO'. Valid options are: MAMBA1, ..." (vLLM's two enums share that text).
   static MambaAttentionBackendEnum from_name(std::string_view name);
   static std::optional<MambaAttentionBackendEnum> from_value(std::string_view path);
   static std::span<const MambaAttentionBackendEnum> members() noexcept;

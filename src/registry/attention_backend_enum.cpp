@@ -14,8 +14,7 @@ constexpr std::size_t kCount = 0 ATTNREG_ATTENTION_BACKEND_MEMBERS(ATTNREG_DETAI
 #define ATTNREG_DETAIL_NAME(name, path) #name,
 #define ATTNREG_DETAIL_PATH(name, path) path,
 #define ATTNREG_DETAIL_MEMBER(name, path) AttentionBackendEnum::name,
-constexpr detail::EnumSpec<kCount> kSpec{"attention backend",
-                                         {ATTNREG_ATTENTION_BACKEND_MEMBERS(ATTNREG_DETAIL_NAME)},
+constexpr detail::EnumSpec<kCount> kSpec{{ATTNREG_ATTENTION_BACKEND_MEMBERS(ATTNREG_DETAIL_NAME)},
                                          {ATTNREG_ATTENTION_BACKEND_MEMBERS(ATTNREG_DETAIL_PATH)}};
 constexpr std::array<AttentionBackendEnum, kCount> kMembers{
     ATTNREG_ATTENTION_BACKEND_MEMBERS(ATTNREG_DETAIL_MEMBER)};

@@ -17,15 +17,14 @@
 
 namespace attnreg::detail {
 
-/// The immutable part of an enum: its wording, names, default paths and name
-/// index. Thread-safe (never changes).
+/// The immutable part of an enum: its names, default paths and name index.
+/// Thread-safe (never changes).
 template <std::size_t N>
 struct EnumSpec {
-  consteval EnumSpec(std::string_view kind_, const std::array<std::string_view, N>& names_,
+  consteval EnumSpec(const std::array<std::string_view, N>& names_,
                      const std::array<std::string_view, N>& paths_)
-      : kind(kind_), names(names_), paths(paths_), index(names_) {}
+      : names(names_), paths(paths_), index(names_) {}
 
-  std::string_view kind;  ///< "attention backend": the from_name error's wording
   std::array<std::string_view, N> names;
   std::array<std::string_view, N> paths;  ///< default class paths, "" for none
   NameIndex<N> index;
@@ -33,7 +32,7 @@ struct EnumSpec {
   /// Position of name; throws ValueError (unknown name, did-you-mean) otherwise.
   std::size_t position_of(std::string_view name) const {
     const int i = index.find(name);
-    if (i < 0) throw_unknown_name(kind, name, names);
+    if (i < 0) throw_unknown_name(name, names);
     return static_cast<std::size_t>(i);
   }
 

@@ -15,8 +15,7 @@ constexpr std::size_t kCount = 0 ATTNREG_MAMBA_BACKEND_MEMBERS(ATTNREG_DETAIL_CO
 #define ATTNREG_DETAIL_NAME(name, path) #name,
 #define ATTNREG_DETAIL_PATH(name, path) path,
 #define ATTNREG_DETAIL_MEMBER(name, path) MambaAttentionBackendEnum::name,
-constexpr detail::EnumSpec<kCount> kSpec{"mamba attention backend",
-                                         {ATTNREG_MAMBA_BACKEND_MEMBERS(ATTNREG_DETAIL_NAME)},
+constexpr detail::EnumSpec<kCount> kSpec{{ATTNREG_MAMBA_BACKEND_MEMBERS(ATTNREG_DETAIL_NAME)},
                                          {ATTNREG_MAMBA_BACKEND_MEMBERS(ATTNREG_DETAIL_PATH)}};
 constexpr std::array<MambaAttentionBackendEnum, kCount> kMembers{
     ATTNREG_MAMBA_BACKEND_MEMBERS(ATTNREG_DETAIL_MEMBER)};

@@ -64,10 +64,9 @@ std::optional<std::string_view> closest_name(std::string_view name, std::span<co
   return best;
 }
 
-void throw_unknown_name(std::string_view kind, std::string_view name,
-                        std::span<const std::string_view> names) {
+void throw_unknown_name(std::string_view name, std::span<const std::string_view> names) {
   std::string message =
-      fmt::format("Unknown {}: '{}'. Valid options are: {}", kind, name, fmt::join(names, ", "));
+      fmt::format("Unknown attention backend: '{}'. Valid options are: {}", name, fmt::join(names, ", "));
   if (const auto suggestion = closest_name(name, names))
     message += fmt::format(" Did you mean '{}'?", *suggestion);
   throw ValueError(message);
@@ -75,7 +74,7 @@ void throw_unknown_name(std::string_view kind, std::string_view name,
 
 void throw_unregistered(std::string_view member) {
   throw ValueError(
-      fmt::format("Backend {} must be registered before use. Use register_backend(Backend.CUSTOM, "
+      fmt::format("Backend {0} must be registered before use. Use register_backend(Backend.{0}, "
                   "'your.module.YourClass')",
                   member));
 }

@@ -20,13 +20,13 @@ std::optional<std::string_view> closest_name(std::string_view name, std::span<co
 /// ("IPEX" for "PALL").
 inline constexpr std::size_t kMaxSuggestionDistance = 2;
 
-/// Throws ValueError "Unknown <kind>: '<name>'. Valid options are: A, B, ..."
-/// with " Did you mean 'X'?" appended when closest_name finds one.
-[[noreturn]] void throw_unknown_name(std::string_view kind, std::string_view name,
-                                     std::span<const std::string_view> names);
+/// Throws ValueError "Unknown attention backend: '<name>'. Valid options are:
+/// A, B, ..." with " Did you mean 'X'?" appended when closest_name finds one.
+/// Both enums say "attention backend": vLLM's share the metaclass that words it.
+[[noreturn]] void throw_unknown_name(std::string_view name, std::span<const std::string_view> names);
 
 /// Throws ValueError "Backend <member> must be registered before use. Use
-/// register_backend(Backend.CUSTOM, 'your.module.YourClass')" (vLLM's text).
+/// register_backend(Backend.<member>, 'your.module.YourClass')" (vLLM's text).
 [[noreturn]] void throw_unregistered(std::string_view member);
 
 /// Python's path.rsplit(".", 1)[0]: the path without its last dotted

@@ -26,7 +26,7 @@ std::string mamba_error(std::string_view name) {
 
 TEST(RegistryFromName, UnknownNameListsEveryOption) {
   EXPECT_EQ(attention_error("FOO"), "Unknown attention backend: 'FOO'. " + kAttentionOptions);
-  EXPECT_EQ(mamba_error("FOO"), "Unknown mamba attention backend: 'FOO'. " + kMambaOptions);
+  EXPECT_EQ(mamba_error("FOO"), "Unknown attention backend: 'FOO'. " + kMambaOptions);
 }
 
 TEST(RegistryFromName, EmptyNameIsUnknown) {
@@ -37,7 +37,7 @@ TEST(RegistryFromName, SuggestsTheMemberThatDiffersOnlyInCase) {
   EXPECT_EQ(attention_error("flash_attn"),
             "Unknown attention backend: 'flash_attn'. " + kAttentionOptions + " Did you mean 'FLASH_ATTN'?");
   EXPECT_EQ(mamba_error("Linear"),
-            "Unknown mamba attention backend: 'Linear'. " + kMambaOptions + " Did you mean 'LINEAR'?");
+            "Unknown attention backend: 'Linear'. " + kMambaOptions + " Did you mean 'LINEAR'?");
 }
 
 TEST(RegistryFromName, SuggestsAMemberWithinEditDistanceTwo) {
@@ -49,18 +49,18 @@ TEST(RegistryFromName, SuggestsAMemberWithinEditDistanceTwo) {
                                                      kAttentionOptions +
                                                      " Did you mean 'TRITON_MLA_SPARSE'?");
   EXPECT_EQ(mamba_error("MAMBA"),
-            "Unknown mamba attention backend: 'MAMBA'. " + kMambaOptions + " Did you mean 'MAMBA1'?");
+            "Unknown attention backend: 'MAMBA'. " + kMambaOptions + " Did you mean 'MAMBA1'?");
 }
 
 TEST(RegistryFromName, NoSuggestionBeyondEditDistanceTwo) {
   EXPECT_EQ(attention_error("FLASH"), "Unknown attention backend: 'FLASH'. " + kAttentionOptions);
   EXPECT_EQ(attention_error("XFORM"), "Unknown attention backend: 'XFORM'. " + kAttentionOptions);
-  EXPECT_EQ(mamba_error("MAMBA1_ATTN"), "Unknown mamba attention backend: 'MAMBA1_ATTN'. " + kMambaOptions);
+  EXPECT_EQ(mamba_error("MAMBA1_ATTN"), "Unknown attention backend: 'MAMBA1_ATTN'. " + kMambaOptions);
 }
 
 TEST(RegistryFromName, NamesOfTheOtherTableAreUnknown) {
   EXPECT_EQ(attention_error("MAMBA2"), "Unknown attention backend: 'MAMBA2'. " + kAttentionOptions);
-  EXPECT_EQ(mamba_error("FLASH_ATTN"), "Unknown mamba attention backend: 'FLASH_ATTN'. " + kMambaOptions);
+  EXPECT_EQ(mamba_error("FLASH_ATTN"), "Unknown attention backend: 'FLASH_ATTN'. " + kMambaOptions);
 }
 
 TEST(RegistryFromName, NamesWithTheSameHashKeyAreStillCompared) {

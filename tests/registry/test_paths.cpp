@@ -48,7 +48,7 @@ TEST_F(RegistryPaths, UnregisteredCustomHasNoPath) {
 
 TEST_F(RegistryPaths, TorchSdpaHasNoPathAndNamesItself) {
   const std::string expected =
-      "Backend TORCH_SDPA must be registered before use. Use register_backend(Backend.CUSTOM, "
+      "Backend TORCH_SDPA must be registered before use. Use register_backend(Backend.TORCH_SDPA, "
       "'your.module.YourClass')";
   EXPECT_EQ(message_of<ValueError>([] { AttentionBackendEnum::TORCH_SDPA.get_path(); }), expected);
   EXPECT_EQ(message_of<ValueError>([] { AttentionBackendEnum::TORCH_SDPA.get_class(); }), expected);
