@@ -45,12 +45,6 @@ std::vector<std::string_view> classes_in(const ImportState& state, std::string_v
   return names;
 }
 
-/// A module "exists" (Python: is imported) when a plugin provided it or it
-/// has in-process classes.
-bool module_exists(const ImportState& state, std::string_view module) {
-  return state.plugins.contains(module) || !classes_in(state, module).empty();
-}
-
 std::string missing_class_message(const ImportState& state, std::string_view path) {
   const auto module = module_of(path);
   const auto names = classes_in(state, module);
@@ -149,11 +143,16 @@ const AttentionBackend& resolve_slot_slow(const ClassSlot& slot) {
                     "path of one component names no module to load; use 'module.Class', "
                     "e.g. 'my.module.{}'",
                     slot.path, slot.path));
-  if (module_exists(state, module)) throw ImportError(missing_class_message(state, slot.path));
-
+  // A loaded plugin is its module: the class must be in it. In-process classes
+  // of the module do not hide the module's plugin (api.md: the class at that
+  // path, otherwise the plugin); without a plugin file they are the module.
+  if (state.plugins.contains(module)) throw ImportError(missing_class_message(state, slot.path));
   const auto dirs = plugin_search_dirs();
   const auto file = find_plugin_file(module, dirs);
-  if (!file) throw ModuleNotFoundError(not_found_message(state, slot.path, dirs));
+  if (!file) {
+    if (!classes_in(state, module).empty()) throw ImportError(missing_class_message(state, slot.path));
+    throw ModuleNotFoundError(not_found_message(state, slot.path, dirs));
+  }
   load_plugin(state, module, *file);
   if (const AttentionBackend* cls = found()) return publish(cls);
   throw ImportError(missing_class_message(state, slot.path));

@@ -56,6 +56,18 @@ TEST(Plugins, RegisteringOverAPluginClassIsImportError) {
   EXPECT_EQ(resolve_class("testplug.good.Extra").get_name(), "LOCAL");
 }
 
+TEST(Plugins, InProcessClassesOfAModuleDoNotHideItsPlugin) {
+  test::use_test_plugins();
+  register_class<Local>("testplug.shared.Helper");
+  EXPECT_EQ(resolve_class("testplug.shared.Alpha").get_name(), "TESTPLUG_ALPHA");
+  EXPECT_EQ(resolve_class("testplug.shared.Helper").get_name(), "LOCAL");
+  // Once the plugin is loaded, the module is its classes and the in-process ones.
+  EXPECT_EQ(message_of<ImportError>([] { resolve_class("testplug.shared.Gamma"); }),
+            "Cannot import 'testplug.shared.Gamma': module 'testplug.shared' (file '" +
+                test::plugin_file("shared") +
+                "') has no class 'Gamma'; it provides: Alpha, Beta, Helper, InitCounter");
+}
+
 TEST(Plugins, AvailableModulesListsPluginFilesOnTheSearchPath) {
   test::use_test_plugins();
   const auto modules = available_modules();
