@@ -28,7 +28,9 @@ namespace attnreg {
 
 namespace detail {
 /// Type-erased form of register_class. make is called only when the path has
-/// no class of the same type yet.
+/// no class of the same type yet, without the import lock held (outside a
+/// plugin load); two threads registering one type at once may both call it,
+/// and one object is dropped.
 void register_class_object(std::string_view qualified_path, const std::type_info& type,
                            const std::function<std::unique_ptr<AttentionBackend>()>& make);
 }  // namespace detail

@@ -104,17 +104,31 @@ void register_class_object(std::string_view qualified_path, const std::type_info
                            const std::function<std::unique_ptr<AttentionBackend>()>& make) {
   const ClassSlot& slot = intern_class_path(qualified_path);  // validates
   auto& state = import_state();
-  std::lock_guard guard(state.lock);
-  if (PendingLoad* load = current_load()) return stage(*load, qualified_path, type, make);
-  if (auto it = state.classes.find(qualified_path); it != state.classes.end()) {
+  if (PendingLoad* load = current_load()) {  // this thread's plugin load already holds the lock
+    std::lock_guard guard(state.lock);
+    return stage(*load, qualified_path, type, make);
+  }
+  // Whether the path takes the class: false when it already has this type.
+  const auto takes = [&] {
+    auto it = state.classes.find(qualified_path);
+    if (it == state.classes.end()) return true;
     if (it->second.from_plugin())
       throw ImportError(
           fmt::format("Cannot register class '{}': it is already provided by {}; a class "
                       "path has exactly one provider, so register yours under another path",
                       qualified_path, describe_origin(it->second)));
-    if (*it->second.type == type) return;
+    return *it->second.type != type;
+  };
+  {
+    std::lock_guard guard(state.lock);
+    if (!takes()) return;
   }
+  // The class object is made outside the lock, so that a slow constructor
+  // holds up no other thread's lookup (api.md: get_class never blocks on a
+  // concurrent register_backend); the path is checked again once it is made.
   auto object = make();
+  std::lock_guard guard(state.lock);
+  if (!takes()) return;
   const AttentionBackend* cls = object.get();
   state.objects.push_back(std::move(object));
   state.classes.insert_or_assign(std::string(qualified_path), ClassRecord{cls, &type, {}});

@@ -1,8 +1,10 @@
 // Concurrent resolution: many threads asking for one plugin's classes at once
-// load it once and all get the same objects.
+// load it once and all get the same objects; readers see a rebound path whole;
+// a registration's constructor does not hold up a lookup.
 #include "test_support.hpp"
 
 #include <atomic>
+#include <chrono>
 #include <thread>
 
 namespace attnreg {
@@ -57,6 +59,37 @@ TEST(Threads, ReadersSeeTheOldOrTheNewClassWhileAPathIsRebound) {
   for (auto& th : readers) th.join();
   EXPECT_EQ(torn.load(), 0);
   EXPECT_EQ(resolve_class("inproc.threads.Klass").get_name(), "NEW");
+}
+
+std::atomic<bool> g_constructing{false}, g_released{false}, g_gave_up{false};
+
+/// Its constructor holds until the test releases it (or gives up after 10 s),
+/// so a registration of it stays in progress while another thread looks up.
+class SlowToConstruct final : public AttentionBackend {
+ public:
+  SlowToConstruct() {
+    g_constructing.store(true);
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (!g_released.load())
+      if (std::chrono::steady_clock::now() > deadline) {
+        g_gave_up.store(true);
+        return;
+      }
+  }
+  std::string_view get_name() const override { return "SLOW"; }
+};
+
+TEST(Threads, ALookupDoesNotWaitForAClassBeingConstructed) {
+  test::use_test_plugins();
+  // register_class is what the decorator form of register_backend runs.
+  std::thread registrar([] { register_class<SlowToConstruct>("inproc.threads.Slow"); });
+  while (!g_constructing.load()) std::this_thread::yield();
+  // Loading a plugin takes the import lock, which the constructor must not hold.
+  EXPECT_EQ(resolve_class("testplug.concurrent.Alpha").get_name(), "TESTPLUG_ALPHA");
+  g_released.store(true);
+  registrar.join();
+  EXPECT_FALSE(g_gave_up.load()) << "the lookup waited for the constructor";
+  EXPECT_EQ(resolve_class("inproc.threads.Slow").get_name(), "SLOW");
 }
 
 }  // namespace
