@@ -1,5 +1,6 @@
 // The search path: ATTNREG_PLUGIN_PATH read at each lookup, empty entries
-// ignored, the install plugin directory last.
+// ignored, the install plugin directory last; the first directory holding a
+// module provides it.
 #include "test_support.hpp"
 
 #include <filesystem>
@@ -24,6 +25,13 @@ TEST(SearchPath, InstallDirectoryIsNextToTheCoreLibrary) {
   for (const auto& e : std::filesystem::directory_iterator(dir.parent_path().parent_path()))
     core_found = core_found || e.path().filename().string().rfind("libattnreg.so", 0) == 0;
   EXPECT_TRUE(core_found) << dir;
+}
+
+TEST(SearchPath, TheFirstDirectoryThatHoldsTheModuleWins) {
+  const std::string path = std::string(ATTNREG_TEST_FIRST_PLUGIN_DIR) + ":" + test::kPluginDir;
+  ::setenv("ATTNREG_PLUGIN_PATH", path.c_str(), 1);
+  EXPECT_EQ(resolve_class("testplug.shadowed.Alpha").get_name(), "TESTPLUG_ALPHA_FIRST");
+  ::unsetenv("ATTNREG_PLUGIN_PATH");
 }
 
 TEST(SearchPath, PluginPathSetAfterStartUpIsHonoured) {

@@ -5,13 +5,17 @@
 
 #include <atomic>
 
+#ifndef TESTPLUG_ALPHA_NAME
+#define TESTPLUG_ALPHA_NAME "TESTPLUG_ALPHA"  // another build of this file names it otherwise
+#endif
+
 namespace {
 
 std::atomic<int> g_init_count{0};
 
 class Alpha final : public attnreg::AttentionBackend {
  public:
-  std::string_view get_name() const override { return "TESTPLUG_ALPHA"; }
+  std::string_view get_name() const override { return TESTPLUG_ALPHA_NAME; }
 };
 
 class Beta final : public attnreg::AttentionBackend {
