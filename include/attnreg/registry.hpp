@@ -24,12 +24,13 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
-#include <map>
 #include <optional>
 #include <ostream>
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 namespace attnreg {
 
@@ -146,23 +147,26 @@ void register_backend(MambaAttentionBackendEnum backend) {
 }
 
 /// A read-only map from a model's mamba type to a MambaAttentionBackendEnum
-/// member name (vLLM's MAMBA_TYPE_TO_BACKEND_MAP).
+/// member name (vLLM's MAMBA_TYPE_TO_BACKEND_MAP). Iteration keeps the
+/// entries' order, as a Python dict keeps its insertion order.
 class MambaTypeMap {
  public:
-  using map_type = std::map<std::string, std::string, std::less<>>;
-  using const_iterator = map_type::const_iterator;
-  using value_type = map_type::value_type;
-  explicit MambaTypeMap(map_type entries) : entries_(std::move(entries)) {}
+  using value_type = std::pair<const std::string, std::string>;
+  using entries_type = std::vector<value_type>;
+  using const_iterator = entries_type::const_iterator;
+  /// entries: distinct keys, in iteration order.
+  explicit MambaTypeMap(entries_type entries) : entries_(std::move(entries)) {}
   /// Throws std::out_of_range for an unknown key, as std::map::at.
   const std::string& at(std::string_view key) const;
-  const_iterator find(std::string_view key) const { return entries_.find(key); }
-  bool contains(std::string_view key) const { return entries_.find(key) != entries_.end(); }
+  /// The entry of key, or end() (a handful of entries: searched in order).
+  const_iterator find(std::string_view key) const;
+  bool contains(std::string_view key) const { return find(key) != end(); }
   std::size_t size() const noexcept { return entries_.size(); }
   const_iterator begin() const noexcept { return entries_.begin(); }
   const_iterator end() const noexcept { return entries_.end(); }
 
  private:
-  map_type entries_;
+  entries_type entries_;
 };
 
 /// "mamba1"->"MAMBA1", "mamba2"->"MAMBA2", "short_conv"->"SHORT_CONV",

@@ -1,6 +1,7 @@
 // MAMBA_TYPE_TO_BACKEND_MAP: a model's mamba type -> MambaAttentionBackendEnum member name.
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <attnreg/registry.hpp>
 #include <stdexcept>
 
@@ -21,8 +22,12 @@ const MambaTypeMap& mamba_type_map() {
 
 }  // namespace
 
+MambaTypeMap::const_iterator MambaTypeMap::find(std::string_view key) const {
+  return std::find_if(entries_.begin(), entries_.end(), [&](const value_type& e) { return e.first == key; });
+}
+
 const std::string& MambaTypeMap::at(std::string_view key) const {
-  const auto it = entries_.find(key);
+  const auto it = find(key);
   if (it == entries_.end()) {
     std::string keys;
     for (const auto& [k, v] : entries_) keys += (keys.empty() ? "" : ", ") + k;

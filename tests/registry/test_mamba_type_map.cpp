@@ -1,5 +1,6 @@
 // MAMBA_TYPE_TO_BACKEND_MAP: vLLM's mamba type -> member name table.
-#include <map>
+#include <utility>
+#include <vector>
 
 #include "registry_test_support.hpp"
 
@@ -8,13 +9,14 @@ namespace {
 
 using test::message_of;
 
-TEST(RegistryMambaTypeMap, HoldsVllmsEntries) {
-  const std::map<std::string, std::string> expected = {
+TEST(RegistryMambaTypeMap, HoldsVllmsEntriesInItsOrder) {
+  const std::vector<std::pair<std::string, std::string>> expected = {
       {"mamba1", "MAMBA1"},           {"mamba2", "MAMBA2"},          {"short_conv", "SHORT_CONV"},
       {"linear_attention", "LINEAR"}, {"gdn_attention", "GDN_ATTN"}, {"custom", "CUSTOM"}};
   EXPECT_EQ(MAMBA_TYPE_TO_BACKEND_MAP.size(), expected.size());
-  std::map<std::string, std::string> seen(MAMBA_TYPE_TO_BACKEND_MAP.begin(), MAMBA_TYPE_TO_BACKEND_MAP.end());
-  EXPECT_EQ(seen, expected);
+  std::vector<std::pair<std::string, std::string>> seen(MAMBA_TYPE_TO_BACKEND_MAP.begin(),
+                                                        MAMBA_TYPE_TO_BACKEND_MAP.end());
+  EXPECT_EQ(seen, expected);  // iteration in vLLM's dict order
   for (const auto& [type, name] : expected) EXPECT_EQ(MAMBA_TYPE_TO_BACKEND_MAP.at(type), name);
 }
 
@@ -31,9 +33,10 @@ TEST(RegistryMambaTypeMap, FindAndContains) {
 }
 
 TEST(RegistryMambaTypeMap, AtOfAnUnknownTypeNamesTheKnownOnes) {
-  EXPECT_EQ(message_of<std::out_of_range>([] { MAMBA_TYPE_TO_BACKEND_MAP.at("mamba3"); }),
-            "No mamba type 'mamba3'. Known types: custom, gdn_attention, linear_attention, mamba1, mamba2, "
-            "short_conv");
+  EXPECT_EQ(
+      message_of<std::out_of_range>([] { MAMBA_TYPE_TO_BACKEND_MAP.at("mamba3"); }),
+      "No mamba type 'mamba3'. Known types: mamba1, mamba2, short_conv, linear_attention, gdn_attention, "
+      "custom");
 }
 
 }  // namespace
