@@ -196,7 +196,7 @@ constexpr int kDecodeTileKeys = 32;
 struct PfCursor {
   const std::byte* rows[2 * 32];  ///< K and V rows of at most a tile (kDecodeTileKeys <= 32)
   int nrows = 0, bytes = 0, row = 0, off = 0;
-  int per_step = 0;  ///< lines per P.V key step
+  int per_pair = 0;  ///< lines per two P.V key steps (per_pair / 2 on even keys, the rest on odd ones)
   int per_qk = 0;    ///< lines per QK step (several keys)
   HWY_INLINE void Step(int lines) {
     for (int i = 0; i < lines && row < nrows; ++i) {
@@ -452,7 +452,7 @@ __attribute__((target(HWY_TARGET_STR ",avx512bf16,avx512vbmi"))) void PvFP8Dot(c
           o[b][r][v] =
               _mm512_mul_ps(_mm512_loadu_ps(acc + r * RF + (b0 + b) * 64 + v * 16), _mm512_set1_ps(alpha[r]));
     for (int i = 0; i < pairs; ++i) {
-      if (t.pf) t.pf->Step(2 * t.pf->per_step);
+      if (t.pf) t.pf->Step(t.pf->per_pair);
       __m512i pr[NR];
       for (int r = 0; r < NR; ++r) pr[r] = _mm512_set1_epi32(static_cast<int>(pp[i][r]));
       const std::byte* v0 = t.v[2 * i] + t.head_offset;
@@ -606,7 +606,7 @@ HWY_INLINE void Rows(const Tile& t, const float* HWY_RESTRICT q, float* HWY_REST
         o[h][r][1] = hn::Mul(hn::LoadU(d, a + kLanes), al);
       }
     for (int j = 0; j < t.nk; ++j) {
-      if (t.pf) t.pf->Step(t.pf->per_step);
+      if (t.pf) t.pf->Step(j & 1 ? t.pf->per_pair - t.pf->per_pair / 2 : t.pf->per_pair / 2);
       const std::byte* vp = t.v[j] + t.head_offset + c * L::kChunkBytes;
       VF p[NR];
       for (int r = 0; r < NR; ++r) p[r] = hn::Set(d, sc[j * NR + r]);
@@ -732,10 +732,7 @@ HWY_INLINE void Item(const KernelArgs& a, const WorkItem& it, ThreadScratch& s, 
   // Prefetch pacing: the next tile's rows are split among the KV heads; a
   // head's share (whole rows, address order) is issued a few lines per QK
   // step and per P.V key step, so the loads of the compute never queue
-  // behind a burst of misses (notes, attempt 7): a quarter of the share in
-  // the QK steps and three quarters in the P.V steps, later than their
-  // shares of the work (1% faster than half and half on the Zen 4, attempt
-  // 84; earlier is slower: lines in the softmax, 83).
+  // behind a burst of misses (notes, attempt 7).
   // With two or more KV heads, the first half of the heads take the next
   // tile's K rows and the second half its V rows, so memory is read as one
   // contiguous run of K, then one of V, instead of alternating between the
@@ -749,7 +746,17 @@ HWY_INLINE void Item(const KernelArgs& a, const WorkItem& it, ThreadScratch& s, 
   const int share_lines = share_rows * ((row_bytes + 63) / 64);
   const int pv_per_key = std::max(1, PvPasses(nr0, Dh / (2 * kLanes)));
   const int row_passes = (G + 3) / 4;
-  const int lines_per_key = std::max(1, (share_lines + 2 * TK * row_passes - 1) / (2 * TK * row_passes));
+  // The share's part in the score steps: a quarter for 16-bit caches, whose
+  // P.V steps take the rest later than their part of the work (1-4% faster
+  // from DRAM than half and half on the Zen 4), half for the others (fp8: 4%
+  // slower with a quarter); issuing earlier is slower (lines in the softmax;
+  // notes, 83-84).
+  constexpr bool k16Bit = std::is_same_v<L, LoadBF16> || std::is_same_v<L, LoadF16>;
+  constexpr int kQkParts = k16Bit ? 4 : 2;
+  const int qk_steps = row_passes * (TK / (kLanes / nr0));
+  const int pv_steps = row_passes * pv_per_key * TK;
+  const int per_qk = ((share_lines + kQkParts - 1) / kQkParts + qk_steps - 1) / qk_steps;
+  const int per_pair = (2 * std::max(0, share_lines - per_qk * qk_steps) + pv_steps - 1) / pv_steps;
   float* sc = s.scores.data();
   for (int key0 = kb; key0 < ke; key0 += TK) {
     const int nk = std::min(TK, ke - key0);
@@ -786,8 +793,8 @@ HWY_INLINE void Item(const KernelArgs& a, const WorkItem& it, ThreadScratch& s, 
         for (int j = gv * v_share; j < std::min(nk_next, (gv + 1) * v_share); ++j)
           cursor.rows[cursor.nrows++] = nxt_v[j];
       }
-      cursor.per_qk = lines_per_key * (kLanes / nr0) / 2;
-      cursor.per_step = (3 * lines_per_key / 2 + pv_per_key - 1) / pv_per_key;
+      cursor.per_qk = per_qk;
+      cursor.per_pair = per_pair;
       t.pf = cursor.nrows > 0 ? &cursor : nullptr;
       t.head_offset = g * head_stride;
       int r = g * G;
