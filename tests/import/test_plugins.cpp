@@ -1,6 +1,8 @@
 // Loading well-behaved plugins: classes resolve, are cached, load once, and
-// count as the module's classes.
+// count as the module's classes; an enum member resolves through them.
 #include "test_support.hpp"
+
+#include <attnreg/registry.hpp>
 
 namespace attnreg {
 namespace {
@@ -66,6 +68,18 @@ TEST(Plugins, InProcessClassesOfAModuleDoNotHideItsPlugin) {
             "Cannot import 'testplug.shared.Gamma': module 'testplug.shared' (file '" +
                 test::plugin_file("shared") +
                 "') has no class 'Gamma'; it provides: Alpha, Beta, Helper, InitCounter");
+}
+
+TEST(Plugins, AMemberWhosePluginLacksItsClassRaisesImportErrorFromGetClass) {
+  test::use_test_plugins();
+  register_backend(AttentionBackendEnum::CUSTOM, "testplug.via_enum.Gamma");
+  EXPECT_EQ(message_of<ImportError>([] { AttentionBackendEnum::CUSTOM.get_class(); }),
+            "Cannot import 'testplug.via_enum.Gamma': module 'testplug.via_enum' (file '" +
+                test::plugin_file("via_enum") +
+                "') has no class 'Gamma'; it provides: Alpha, Beta, InitCounter");
+  register_backend(AttentionBackendEnum::CUSTOM, "testplug.via_enum.Beta");
+  EXPECT_EQ(AttentionBackendEnum::CUSTOM.get_class().get_name(), "TESTPLUG_BETA");
+  AttentionBackendEnum::CUSTOM.clear_override();
 }
 
 TEST(Plugins, AvailableModulesListsPluginFilesOnTheSearchPath) {
