@@ -30,6 +30,10 @@
 // docs/notes/flash_attn.md).
 #pragma once
 
+#include "common.cuh"
+#include "decode_row.cuh"
+#include "ptx.cuh"
+
 namespace attnreg::flash_attn {
 namespace {
 

@@ -24,6 +24,7 @@
 #pragma once
 
 #include "cache_tensor_map.hpp"
+#include "decode_mma.cuh"
 #include "tma.cuh"
 
 namespace attnreg::flash_attn {
