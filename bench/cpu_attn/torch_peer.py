@@ -124,6 +124,7 @@ def run_torch(torch, keys):
 
 
 def plot(plt, ours, theirs, floor_gbs, peak_gflops, docs):
+    os.makedirs(docs, exist_ok=True)  # a --docs folder of its own need not exist yet
     decode = sorted(k for k in ours if k[0] == "decode")
     fig, ax = plt.subplots(figsize=(9.5, 4.5))
     for batch in sorted({k[1] for k in decode}):
