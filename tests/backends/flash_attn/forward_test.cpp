@@ -82,6 +82,11 @@ std::vector<Case> cases() {
     s.sinks = true;
     s.requests = {{1, 3000}, {1, 1500}, {2, 2100}};
   });
+  // One query token per request, the common serving step: the decode grid
+  // then has one row per request (max_query_len 1), which no other case has.
+  add("all_decode_one_token", [](BatchSpec& s) {
+    s.requests = {{1, 3000}, {1, 1500}, {1, 37}, {1, 700}, {1, 16}, {1, 1}};
+  });
   add("all_prefill", [](BatchSpec& s) {
     s.requests = {{200, 260}, {65, 65}, {5, 500}};
     s.padding_tokens = 0;
