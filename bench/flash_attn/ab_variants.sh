@@ -1,9 +1,10 @@
 #!/bin/bash
 # A/B of FLASH_ATTN decode builds in one device session: each variant is a
 # libattnreg_fa_bench.so built from one tree (optionally with NAME=VALUE
-# environment for the run), and the variants run the decode sweep with the
-# peers off, alternated in two rounds, so that a drift of the card shows up as
-# a difference between rounds rather than between variants.
+# environment for the run), and the variants run the decode sweep timing only
+# our kernels (each output still compared with the peers', so a variant that
+# computes wrong fails), alternated in two rounds, so that a drift of the card
+# shows up as a difference between rounds rather than between variants.
 #
 # Usage, on the GPU machine from the repository root:
 #   bench/flash_attn/ab_variants.sh OUT LIB[@NAME=VALUE] LIB2[@NAME=VALUE] ...
@@ -25,7 +26,7 @@ for round in 1 2; do
     mkdir -p "$dir"
     # shellcheck disable=SC2086  # AB_ARGS is a list of arguments
     env "${envs[@]}" python3 bench/flash_attn/bench_flash_attn.py --lib "$lib" --out "$dir" --only decode \
-      --peers off $args >"$dir/log" 2>&1 || { echo "$v (round $round) failed:"; tail -3 "$dir/log"; }
+      --peers check $args >"$dir/log" 2>&1 || { echo "$v (round $round) failed:"; tail -3 "$dir/log"; }
   done
 done
 python3 - "$out" "${variants[@]}" <<'EOF'

@@ -9,7 +9,9 @@ on PyTorch tensors. Decode reports TB/s (bytes of K, V and Q read over time);
 prefill reports TFLOP/s (4*N*N*H*D, halved when causal). Every figure is also
 given as a ratio to each peer and to the device's measured copy bandwidth and
 bf16 matmul rate. Before timing, each of our outputs is compared with the
-peers' on the same inputs (max abs difference printed; over 2e-2 fails).
+peers' on the same inputs (max abs difference printed; over 2e-2 fails);
+`--peers check` keeps that comparison but times only ours (the A/B runs of
+ab_variants.sh), `--peers off` runs only ours (for ncu).
 
   python3 bench_flash_attn.py --lib build/lib/libattnreg_fa_bench.so --out DIR
 """
@@ -226,14 +228,15 @@ def decode_sweep(ours, flush, copy_tbs, args):
             row["ours_ms"] = timed(run, flush, args.iters)
             row["ours_tbs"] = nbytes / row["ours_ms"] / 1e9
             row["ours_vs_copy"] = row["ours_tbs"] / copy_tbs
-            for name in PEERS if args.peers == "on" else ():
+            for name in PEERS if args.peers != "off" else ():
                 try:
                     ref = batch.peer(name)
                     row[f"maxdiff_{name}"] = (out.float() - ref.view(b, h, d).float()).abs().max().item()
                     assert row[f"maxdiff_{name}"] < 2e-2, f"decode B{b} L{l}: ours differs from {name}"
-                    ms = timed(lambda: batch.peer(name), flush, args.iters)
-                    row[f"{name}_tbs"] = peer_bytes / ms / 1e9
-                    row[f"ours_over_{name}"] = ms / row["ours_ms"]  # speed-up in time (TB/s ratio at bf16)
+                    if args.peers == "on":
+                        ms = timed(lambda: batch.peer(name), flush, args.iters)
+                        row[f"{name}_tbs"] = peer_bytes / ms / 1e9
+                        row[f"ours_over_{name}"] = ms / row["ours_ms"]  # speed-up in time (TB/s ratio at bf16)
                 except RuntimeError as e:
                     row[f"{name}_error"] = str(e).splitlines()[0][:120]
             flex = None  # holds views of the cache; freed with it below
@@ -280,14 +283,15 @@ def prefill_sweep(ours, flush, mm_tflops, args):
                 row["ours_ms"] = timed(run, flush, args.iters)
                 row["ours_tflops"] = flops / row["ours_ms"] / 1e9
                 row["ours_vs_matmul"] = row["ours_tflops"] / mm_tflops
-                for name in PEERS if args.peers == "on" else ():
+                for name in PEERS if args.peers != "off" else ():
                     try:
                         ref = peer(name, qp, kc, vc, causal)
                         row[f"maxdiff_{name}"] = (out.float() - ref[0].permute(1, 0, 2).float()).abs().max().item()
                         assert row[f"maxdiff_{name}"] < 2e-2, f"prefill {row}: ours differs from {name}"
-                        ms = timed(lambda: peer(name, qp, kc, vc, causal), flush, args.iters)
-                        row[f"{name}_tflops"] = flops / ms / 1e9
-                        row[f"ours_over_{name}"] = row["ours_tflops"] / row[f"{name}_tflops"]
+                        if args.peers == "on":
+                            ms = timed(lambda: peer(name, qp, kc, vc, causal), flush, args.iters)
+                            row[f"{name}_tflops"] = flops / ms / 1e9
+                            row[f"ours_over_{name}"] = row["ours_tflops"] / row[f"{name}_tflops"]
                     except RuntimeError as e:
                         row[f"{name}_error"] = str(e).splitlines()[0][:120]
                 rows.append(row)
@@ -343,7 +347,9 @@ def main():
     ap.add_argument("--lens", type=int, nargs="+", default=[1024, 4096, 16384, 65536], help="decode contexts")
     ap.add_argument("--prefill-n", type=int, nargs="+", default=[4096, 8192, 16384], help="prefill tokens")
     ap.add_argument("--prefill-d", type=int, nargs="+", default=[128, 64], help="prefill head sizes")
-    ap.add_argument("--peers", choices=("on", "off"), default="on", help="off: only our kernels (for ncu)")
+    ap.add_argument("--peers", choices=("on", "check", "off"), default="on",
+                    help="check: our outputs compared with the peers', only ours timed (for A/B runs); "
+                    "off: only our kernels run (for ncu)")
     ap.add_argument("--cache", choices=("bf16", "fp8"), default="bf16",
                     help="decode KV cache type (fp8: e4m3, unit scales; the peers read the same values in bf16)")
     ap.add_argument("--flex-points", nargs="*", default=["1x16384", "8x4096", "64x16384"],
