@@ -8,6 +8,11 @@
 namespace attnreg::cpu_attn {
 namespace {
 
+// A range split in two has at least two minimum splits of keys; a chunk is
+// then half of it rounded up to whole tiles, less than the whole range, so a
+// split range always makes at least two items (and a merge group of them).
+static_assert(kMinDecodeSplitKeys > kTileKeys && kMinSplitKeys > kTileKeys && kLocalityChunkKeys > kTileKeys);
+
 /// Query tokens per work item for a KV group of `group` heads.
 int tokens_per_item(int group) { return std::max(1, kMaxItemRows / group); }
 
@@ -46,14 +51,10 @@ void plan_work(const KernelArgs& a, Workspace& ws, int threads) {
       ws.items.push_back(it);
       k0 += chunk;
     } while (k0 < khi);
-    // Rounding the chunk to whole tiles can leave fewer splits than asked.
+    // Rounding the chunk to whole tiles can leave fewer splits than asked,
+    // but never one where more were asked (the static_assert above).
     const int made = static_cast<int>(ws.items.size()) - first_item;
     for (int i = first_item; i < first_item + made; ++i) ws.items[i].num_splits = made;
-    if (splits > 1 && made == 1) {
-      ws.merge_groups.pop_back();
-      ws.items.back().partial_offset = -1;
-      partial_floats -= static_cast<std::int64_t>(rows) * (Dh + 2);
-    }
   };
   for (std::int64_t r = 0; r < z.num_reqs; ++r) {
     const int begin = a.query_start_loc[r];
