@@ -49,7 +49,7 @@ void Fp8RowsToBf16(const std::byte** k, int nk, int head_size, std::byte* dst);
 #if ATTNREG_CPU_BF16_DOT
 /// Transposes a 16 x 16 block of 32-bit elements in place: r[i] lane j
 /// becomes r[j] lane i (48 shuffles).
-__attribute__((target(HWY_TARGET_STR ",avx512bf16"))) HWY_INLINE void Transpose16x16(__m512i (&r)[16]) {
+__attribute__((target(HWY_TARGET_STR))) HWY_INLINE void Transpose16x16(__m512i (&r)[16]) {
   __m512i t[16], u[16];
   for (int i = 0; i < 8; ++i) {
     t[2 * i] = _mm512_unpacklo_epi32(r[2 * i], r[2 * i + 1]);
