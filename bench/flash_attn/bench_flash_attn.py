@@ -201,6 +201,27 @@ def settle():
     torch.cuda.synchronize()
 
 
+def check_and_time_peers(row, run_peer, difference, unit, work, flush, args, point):
+    """Compares our output with each peer's (unless --peers off): the max abs
+    difference goes into row and over 2e-2 fails; with --peers on each peer is
+    then timed, its rate (`work` per second, in units of 1e9: TB/s for bytes,
+    TFLOP/s for FLOPs) and our speed-up in time going into row too. A peer
+    that cannot run this point (a RuntimeError) is recorded, not raised.
+    run_peer(name) returns the peer's output; difference(ref) is ours minus
+    it, as a tensor."""
+    for name in PEERS if args.peers != "off" else ():
+        try:
+            ref = run_peer(name)
+            row[f"maxdiff_{name}"] = difference(ref).abs().max().item()
+            assert row[f"maxdiff_{name}"] < 2e-2, f"{point}: ours differs from {name} by {row[f'maxdiff_{name}']:.3g}"
+            if args.peers == "on":
+                ms = timed(lambda: run_peer(name), flush, args.iters)
+                row[f"{name}_{unit}"] = work / ms / 1e9
+                row[f"ours_over_{name}"] = ms / row["ours_ms"]  # speed-up in time (the rate ratio)
+        except RuntimeError as e:
+            row[f"{name}_error"] = str(e).splitlines()[0][:120]
+
+
 def decode_sweep(ours, flush, copy_tbs, args):
     h, hkv, d, bs = 32, 8, 128, 16
     rows = []
@@ -228,17 +249,8 @@ def decode_sweep(ours, flush, copy_tbs, args):
             row["ours_ms"] = timed(run, flush, args.iters)
             row["ours_tbs"] = nbytes / row["ours_ms"] / 1e9
             row["ours_vs_copy"] = row["ours_tbs"] / copy_tbs
-            for name in PEERS if args.peers != "off" else ():
-                try:
-                    ref = batch.peer(name)
-                    row[f"maxdiff_{name}"] = (out.float() - ref.view(b, h, d).float()).abs().max().item()
-                    assert row[f"maxdiff_{name}"] < 2e-2, f"decode B{b} L{l}: ours differs from {name}"
-                    if args.peers == "on":
-                        ms = timed(lambda: batch.peer(name), flush, args.iters)
-                        row[f"{name}_tbs"] = peer_bytes / ms / 1e9
-                        row[f"ours_over_{name}"] = ms / row["ours_ms"]  # speed-up in time (TB/s ratio at bf16)
-                except RuntimeError as e:
-                    row[f"{name}_error"] = str(e).splitlines()[0][:120]
+            check_and_time_peers(row, batch.peer, lambda ref: out.float() - ref.view(b, h, d).float(),
+                                 "tbs", peer_bytes, flush, args, f"decode B{b} L{l}")
             flex = None  # holds views of the cache; freed with it below
             if args.peers == "on" and args.cache == "bf16" and f"{b}x{l}" in args.flex_points:
                 try:
@@ -283,17 +295,9 @@ def prefill_sweep(ours, flush, mm_tflops, args):
                 row["ours_ms"] = timed(run, flush, args.iters)
                 row["ours_tflops"] = flops / row["ours_ms"] / 1e9
                 row["ours_vs_matmul"] = row["ours_tflops"] / mm_tflops
-                for name in PEERS if args.peers != "off" else ():
-                    try:
-                        ref = peer(name, qp, kc, vc, causal)
-                        row[f"maxdiff_{name}"] = (out.float() - ref[0].permute(1, 0, 2).float()).abs().max().item()
-                        assert row[f"maxdiff_{name}"] < 2e-2, f"prefill {row}: ours differs from {name}"
-                        if args.peers == "on":
-                            ms = timed(lambda: peer(name, qp, kc, vc, causal), flush, args.iters)
-                            row[f"{name}_tflops"] = flops / ms / 1e9
-                            row[f"ours_over_{name}"] = row["ours_tflops"] / row[f"{name}_tflops"]
-                    except RuntimeError as e:
-                        row[f"{name}_error"] = str(e).splitlines()[0][:120]
+                check_and_time_peers(row, lambda name: peer(name, qp, kc, vc, causal),
+                                     lambda ref: out.float() - ref[0].permute(1, 0, 2).float(),
+                                     "tflops", flops, flush, args, f"prefill {row}")
                 rows.append(row)
                 print(json.dumps(row), flush=True)
                 del kv, bt, kc, vc
