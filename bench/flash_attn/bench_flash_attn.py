@@ -359,6 +359,8 @@ def main():
     ap.add_argument("--flex-points", nargs="*", default=["1x16384", "8x4096", "64x16384"],
                     help="decode points BxL that also run FlexAttention over the paged cache (each compiles once)")
     args = ap.parse_args()
+    # Made before the sweep so that an unusable path fails in a second, not after minutes of timing.
+    os.makedirs(args.out, exist_ok=True)
     torch.backends.cuda.matmul.allow_tf32 = False
     ours = Ours(args.lib)
     flush = torch.ones(256 << 20, dtype=torch.uint8, device="cuda")
