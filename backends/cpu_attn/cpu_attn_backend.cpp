@@ -37,21 +37,9 @@ bool CPUAttentionBackend::supports_alibi() const { return true; }
 
 std::unique_ptr<AttentionImpl> CPUAttentionBackend::make_impl(const AttentionLayerParams& params) const {
   validate_layer_params(params);
-  // The layer's settings as a configuration; the model dtype is not known
-  // until forward (which checks it), so a supported one stands in.
-  AttentionConfig config;
-  config.head_size = params.head_size;
-  config.dtype = ScalarType::Float32;
-  config.kv_cache_dtype = params.kv_cache_dtype;
-  config.has_sink = params.sinks != nullptr;
-  config.device = DeviceType::CPU;
-  config.attn_type = params.attn_type;
-  config.num_heads = params.num_heads;
-  config.num_kv_heads = params.num_kv_heads;
-  config.sliding_window = params.sliding_window;
-  config.logits_soft_cap = params.logits_soft_cap;
-  config.has_alibi = params.alibi_slopes != nullptr;
-  const std::vector<std::string> reasons = validate_configuration(config);
+  // float32 stands in for the model dtype, which forward checks.
+  const std::vector<std::string> reasons =
+      validate_configuration(layer_config(params, DeviceType::CPU, ScalarType::Float32));
   if (!reasons.empty())
     throw ValueError(fmt::format("{}: cannot run this layer: {}", get_name(), fmt::join(reasons, "; ")));
   return std::make_unique<CpuAttentionImpl>(params);

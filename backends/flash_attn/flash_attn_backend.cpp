@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <attnreg/errors.hpp>
+#include <attnreg/forward_args.hpp>
 
 #include "cuda_device.hpp"
 #include "cuda_memory.hpp"
@@ -66,30 +67,12 @@ std::vector<std::string> FlashAttentionBackend::validate_configuration(const Att
 }
 
 std::unique_ptr<AttentionImpl> FlashAttentionBackend::make_impl(const AttentionLayerParams& params) const {
-  AttentionConfig config;
-  config.head_size = params.head_size;
-  config.kv_cache_dtype = params.kv_cache_dtype;
-  config.has_sink = params.sinks != nullptr;
-  config.device = DeviceType::CUDA;
-  config.attn_type = params.attn_type;
-  config.num_heads = params.num_heads;
-  config.num_kv_heads = params.num_kv_heads;
-  config.sliding_window = params.sliding_window;
-  config.logits_soft_cap = params.logits_soft_cap;
-  config.has_alibi = params.alibi_slopes != nullptr;
+  validate_layer_params(params);
+  // bfloat16 stands in for the model dtype, which forward checks.
+  AttentionConfig config = layer_config(params, DeviceType::CUDA, ScalarType::BFloat16);
   auto dev = current_cuda_device();
   if (auto* d = std::get_if<CudaDevice>(&dev)) config.device_capability = d->capability;
-  auto reasons = validate_configuration(config);
-  if (params.num_heads <= 0 || params.num_kv_heads <= 0)
-    reasons.push_back(fmt::format("num_heads/num_kv_heads must be positive, got {}/{}", params.num_heads,
-                                  params.num_kv_heads));
-  if (params.sliding_window && *params.sliding_window <= 0)
-    reasons.push_back(fmt::format("sliding_window must be positive, got {}", *params.sliding_window));
-  if (params.logits_soft_cap < 0.0f)
-    reasons.push_back(fmt::format("logits_soft_cap must be >= 0, got {}", params.logits_soft_cap));
-  if (params.kv_cache_dtype == "fp8_e4m3" && (!(params.k_scale > 0.0f) || !(params.v_scale > 0.0f)))
-    reasons.push_back(fmt::format("fp8 KV cache needs positive k_scale/v_scale, got {}/{}", params.k_scale,
-                                  params.v_scale));
+  const std::vector<std::string> reasons = validate_configuration(config);
   if (!reasons.empty())
     throw ValueError(fmt::format("FLASH_ATTN cannot serve this layer: {}", fmt::join(reasons, "; ")));
   return std::make_unique<FlashAttentionImpl>(params, std::get<CudaDevice>(dev));

@@ -35,7 +35,8 @@ class FlashAttentionBackend final : public AttentionBackend {
   std::vector<std::string> validate_configuration(const AttentionConfig& config) const override;
 
   /// Makes the CUDA implementation on the current device. Throws ValueError
-  /// with every reason of validate_configuration (no device included).
+  /// for params that validate_layer_params rejects, then with every reason of
+  /// validate_configuration (no device included).
   std::unique_ptr<AttentionImpl> make_impl(const AttentionLayerParams& params) const override;
 
   /// A CudaDeviceMemory (cuda_memory.hpp): cudaMalloc / cudaMemcpy /

@@ -97,6 +97,13 @@ struct AttentionLayerParams {
   float k_scale = 1.0f, v_scale = 1.0f;  ///< fp8 dequantisation scales
 };
 
+/// The configuration a layer's params describe (head size, heads, cache dtype,
+/// window, soft cap, attention type; has_sink and has_alibi from whether
+/// sinks and slopes are given) on `device`, for make_impl to pass to
+/// validate_configuration. The model dtype is not known until forward, so
+/// the caller names one that stands in. Pure; thread-safe.
+AttentionConfig layer_config(const AttentionLayerParams& params, DeviceType device, ScalarType dtype);
+
 /// Per-step batch description, vLLM's names and meanings (pinned in api.md).
 struct AttentionMetadata {
   const DLTensor* query_start_loc = nullptr;  ///< int32 [num_reqs + 1]

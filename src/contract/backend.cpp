@@ -23,6 +23,22 @@ std::string_view to_string(AttentionType type) noexcept {
 
 std::string_view to_string(DeviceType type) noexcept { return type == DeviceType::CPU ? "cpu" : "cuda"; }
 
+AttentionConfig layer_config(const AttentionLayerParams& params, DeviceType device, ScalarType dtype) {
+  AttentionConfig config;
+  config.head_size = params.head_size;
+  config.dtype = dtype;
+  config.kv_cache_dtype = params.kv_cache_dtype;
+  config.has_sink = params.sinks != nullptr;
+  config.device = device;
+  config.attn_type = params.attn_type;
+  config.num_heads = params.num_heads;
+  config.num_kv_heads = params.num_kv_heads;
+  config.sliding_window = params.sliding_window;
+  config.logits_soft_cap = params.logits_soft_cap;
+  config.has_alibi = params.alibi_slopes != nullptr;
+  return config;
+}
+
 void AttentionImpl::reshape_and_cache(const DLTensor&, const DLTensor&, const DLTensor&, const DLTensor&,
                                       void*) {
   throw NotImplementedError("reshape_and_cache is not implemented by this backend's AttentionImpl");

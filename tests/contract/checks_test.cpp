@@ -268,5 +268,39 @@ TEST(Checks, ValidateConfigurationListsEveryReasonInOrderThenTheCombination) {
                                          }));
 }
 
+TEST(LayerConfig, CarriesEveryLayerSettingThatValidationReads) {
+  const float sinks[4] = {}, slopes[4] = {};
+  AttentionLayerParams p;
+  p.num_heads = 4;
+  p.num_kv_heads = 2;
+  p.head_size = 96;
+  p.sliding_window = 64;
+  p.logits_soft_cap = 30.0f;
+  p.kv_cache_dtype = "fp8_e4m3";
+  p.attn_type = AttentionType::ENCODER_ONLY;
+  p.sinks = sinks;
+  p.alibi_slopes = slopes;
+  const AttentionConfig c = layer_config(p, DeviceType::CUDA, ScalarType::Float16);
+  EXPECT_EQ(c.num_heads, 4);
+  EXPECT_EQ(c.num_kv_heads, 2);
+  EXPECT_EQ(c.head_size, 96);
+  EXPECT_EQ(c.sliding_window, 64);
+  EXPECT_EQ(c.logits_soft_cap, 30.0f);
+  EXPECT_EQ(c.kv_cache_dtype, "fp8_e4m3");
+  EXPECT_EQ(c.attn_type, AttentionType::ENCODER_ONLY);
+  EXPECT_TRUE(c.has_sink);
+  EXPECT_TRUE(c.has_alibi);
+  EXPECT_EQ(c.device, DeviceType::CUDA);
+  EXPECT_EQ(c.dtype, ScalarType::Float16);
+  EXPECT_FALSE(c.block_size.has_value());  // chosen later, by the selector or the engine
+  EXPECT_FALSE(c.device_capability.has_value());
+
+  const AttentionConfig plain = layer_config(AttentionLayerParams{}, DeviceType::CPU, ScalarType::Float32);
+  EXPECT_FALSE(plain.has_sink);
+  EXPECT_FALSE(plain.has_alibi);
+  EXPECT_FALSE(plain.sliding_window.has_value());
+  EXPECT_EQ(plain.kv_cache_dtype, "auto");
+}
+
 }  // namespace
 }  // namespace attnreg

@@ -5,6 +5,7 @@
 
 #include <attnreg/errors.hpp>
 #include <functional>
+#include <limits>
 
 #include "device_batch.hpp"
 
@@ -204,8 +205,26 @@ TEST(FlashAttnMakeImpl, UnsupportedHeadSizeIsRejectedWithTheReason) {
   }
 }
 
+// Layer parameters are checked before the device is looked for, so this runs
+// on machines without one.
+TEST(FlashAttnMakeImpl, BadLayerParamsAreRejectedAsEveryBackendRejectsThem) {
+  AttentionLayerParams p;
+  p.num_heads = 8;
+  p.num_kv_heads = 3;
+  p.head_size = 128;
+  try {
+    flash_attn_backend().make_impl(p);
+    ADD_FAILURE() << "8 query heads over 3 KV heads were accepted";
+  } catch (const ValueError& e) {
+    EXPECT_THAT(e.what(),
+                HasSubstr("params.num_kv_heads: got 3; expected a positive divisor of num_heads = 8"));
+  }
+  p.num_kv_heads = 2;
+  p.scale = std::numeric_limits<float>::quiet_NaN();
+  EXPECT_THROW(flash_attn_backend().make_impl(p), ValueError);
+}
+
 TEST(FlashAttnMakeImpl, Fp8WithoutPositiveScaleIsRejected) {
-  FA_REQUIRE_DEVICE();
   AttentionLayerParams p;
   p.num_heads = 8;
   p.num_kv_heads = 2;
@@ -216,7 +235,7 @@ TEST(FlashAttnMakeImpl, Fp8WithoutPositiveScaleIsRejected) {
     flash_attn_backend().make_impl(p);
     ADD_FAILURE() << "k_scale 0 was accepted";
   } catch (const ValueError& e) {
-    EXPECT_THAT(e.what(), HasSubstr("fp8 KV cache needs positive k_scale/v_scale, got 0/1"));
+    EXPECT_THAT(e.what(), HasSubstr("params.k_scale: got 0; expected a finite positive scale"));
   }
 }
 
