@@ -310,13 +310,20 @@ def plots(result, out_dir):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     dec = [r for r in result["decode"] if "ours_tbs" in r]
+    if dec:
+        decode_plot(plt, dec, result["copy_tbs"], out_dir)
+    if result["prefill"]:
+        prefill_plot(plt, result["prefill"], out_dir)
+
+
+def decode_plot(plt, dec, copy_tbs, out_dir):
     fig, axes = plt.subplots(1, 4, figsize=(16, 3.6), sharey=True)
     for ax, b in zip(axes, (1, 8, 64, 256)):
         rs = [r for r in dec if r["B"] == b]
         ls = [r["L"] for r in rs]
         for key, label in (("ours_tbs", "attnreg"), ("fa2_tbs", "FA2 (SDPA)"), ("cudnn_tbs", "cuDNN (SDPA)")):
             ax.plot(ls, [r.get(key, float("nan")) for r in rs], marker="o", label=label)
-        ax.axhline(result["copy_tbs"], color="gray", ls="--", label="copy")
+        ax.axhline(copy_tbs, color="gray", ls="--", label="copy")
         ax.set_xscale("log", base=2)
         ax.set_title(f"decode B={b}" + (" (fp8 cache)" if rs and rs[0].get("cache") == "fp8" else ""))
         ax.set_xlabel("context L")
@@ -324,7 +331,9 @@ def plots(result, out_dir):
     axes[0].legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(os.path.join(out_dir, "flash_attn_decode.png"), dpi=90)
-    pre = result["prefill"]
+
+
+def prefill_plot(plt, pre, out_dir):
     fig, axes = plt.subplots(1, 4, figsize=(16, 3.6), sharey=True)
     for ax, (d, causal) in zip(axes, ((128, False), (128, True), (64, False), (64, True))):
         rs = [r for r in pre if r["D"] == d and r["causal"] == causal]
@@ -372,7 +381,7 @@ def main():
     result["prefill"] = prefill_sweep(ours, flush, mm_tflops, args) if args.only in ("prefill", "all") else []
     with open(os.path.join(args.out, "bench.json"), "w") as f:
         json.dump(result, f, indent=1)
-    if result["decode"] and result["prefill"] and args.peers == "on":
+    if args.peers == "on":  # the plots compare with the peers; a sweep that ran only one kind plots that one
         plots(result, args.out)
     return 0
 
