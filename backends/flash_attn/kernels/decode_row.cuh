@@ -23,6 +23,15 @@ struct DecodeRow {
   int num_tiles;  ///< kTile-key tiles in [lo, hi)
 };
 
+/// The KV head this CTA serves: blockIdx.y counts head chunks of at most HP
+/// query heads within each KV head's group. Needs no metadata, so a kernel
+/// may use it before the request's metadata arrives.
+template <int HP>
+__device__ __forceinline__ int decode_kv_head(const KernelParams& p) {
+  const int head_chunks = (p.num_heads / p.num_kv_heads + HP - 1) / HP;
+  return blockIdx.y / head_chunks;
+}
+
 /// Fills w for this CTA; false when the CTA has nothing to do: its request is
 /// served by the prefill kernel, its query token is past the request's query,
 /// or the metadata is inconsistent (then the error flag gets bit 4; a query
@@ -33,7 +42,7 @@ __device__ __forceinline__ bool decode_row(const KernelParams& p, int num_splits
   w.split = blockIdx.x;
   const int group_size = p.num_heads / p.num_kv_heads;
   const int head_chunks = (group_size + HP - 1) / HP;
-  w.kvh = blockIdx.y / head_chunks;
+  w.kvh = decode_kv_head<HP>(p);
   w.h0 = w.kvh * group_size + (blockIdx.y % head_chunks) * HP;
   w.nh = min(HP, w.kvh * group_size + group_size - w.h0);
   w.r = blockIdx.z / dq;

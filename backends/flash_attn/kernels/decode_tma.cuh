@@ -129,10 +129,10 @@ __global__ void __launch_bounds__(TmaCfg<D, kStagesN>::kThreads)
       early[s] = lb < p.max_blocks_per_req ? row[lb] : -1;
     }
     if (lane == 0) {
-      const int kvh = blockIdx.y / ((p.num_heads / p.num_kv_heads + HP - 1) / HP);  // as decode_row
 #pragma unroll
       for (int s = 0; s < kStages - 1; ++s)
-        copy_group(s, kvh, cache_block(early[s]), (warp + s * kWarps) * kGroup % p.block_size);
+        copy_group(s, decode_kv_head<HP>(p), cache_block(early[s]),
+                   (warp + s * kWarps) * kGroup % p.block_size);
     }
   }
   DecodeRow w;
