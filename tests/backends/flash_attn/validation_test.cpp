@@ -6,6 +6,7 @@
 #include <attnreg/errors.hpp>
 #include <functional>
 #include <limits>
+#include <string>
 
 #include "device_batch.hpp"
 
@@ -189,54 +190,47 @@ TEST_F(FlashAttnValidation, MaxQueryLenBelowARequestIsReportedByTheNextCall) {
   }
 }
 
-TEST(FlashAttnMakeImpl, UnsupportedHeadSizeIsRejectedWithTheReason) {
-  FA_REQUIRE_DEVICE();
+// A layer of 8 query heads over 2 KV heads, head size 128, that `change`
+// makes invalid; make_impl's ValueError message, or a failure naming the
+// layer when it accepted it.
+std::string make_impl_error(const std::function<void(AttentionLayerParams&)>& change) {
   AttentionLayerParams p;
   p.num_heads = 8;
   p.num_kv_heads = 2;
-  p.head_size = 72;
+  p.head_size = 128;
+  change(p);
   try {
     flash_attn_backend().make_impl(p);
-    ADD_FAILURE() << "head size 72 was accepted";
   } catch (const ValueError& e) {
-    EXPECT_THAT(e.what(),
-                HasSubstr("FLASH_ATTN cannot serve this layer: head_size not supported: 72 (supported: 64, "
-                          "96, 128, 256)"));
+    return e.what();
   }
+  ADD_FAILURE() << "make_impl accepted heads " << p.num_heads << "/" << p.num_kv_heads << ", head size "
+                << p.head_size << ", scale " << p.scale << ", k_scale " << p.k_scale;
+  return "";
 }
 
-// Layer parameters are checked before the device is looked for, so this runs
+TEST(FlashAttnMakeImpl, UnsupportedHeadSizeIsRejectedWithTheReason) {
+  FA_REQUIRE_DEVICE();
+  EXPECT_THAT(make_impl_error([](auto& p) { p.head_size = 72; }),
+              HasSubstr("FLASH_ATTN cannot serve this layer: head_size not supported: 72 (supported: 64, "
+                        "96, 128, 256)"));
+}
+
+// Layer parameters are checked before the device is looked for, so these run
 // on machines without one.
 TEST(FlashAttnMakeImpl, BadLayerParamsAreRejectedAsEveryBackendRejectsThem) {
-  AttentionLayerParams p;
-  p.num_heads = 8;
-  p.num_kv_heads = 3;
-  p.head_size = 128;
-  try {
-    flash_attn_backend().make_impl(p);
-    ADD_FAILURE() << "8 query heads over 3 KV heads were accepted";
-  } catch (const ValueError& e) {
-    EXPECT_THAT(e.what(),
-                HasSubstr("params.num_kv_heads: got 3; expected a positive divisor of num_heads = 8"));
-  }
-  p.num_kv_heads = 2;
-  p.scale = std::numeric_limits<float>::quiet_NaN();
-  EXPECT_THROW(flash_attn_backend().make_impl(p), ValueError);
+  EXPECT_THAT(make_impl_error([](auto& p) { p.num_kv_heads = 3; }),
+              HasSubstr("params.num_kv_heads: got 3; expected a positive divisor of num_heads = 8"));
+  EXPECT_THAT(make_impl_error([](auto& p) { p.scale = std::numeric_limits<float>::quiet_NaN(); }),
+              HasSubstr("params.scale: got nan; expected a finite scale > 0, or 0 for 1/sqrt(head_size)"));
 }
 
 TEST(FlashAttnMakeImpl, Fp8WithoutPositiveScaleIsRejected) {
-  AttentionLayerParams p;
-  p.num_heads = 8;
-  p.num_kv_heads = 2;
-  p.head_size = 128;
-  p.kv_cache_dtype = "fp8_e4m3";
-  p.k_scale = 0.0f;
-  try {
-    flash_attn_backend().make_impl(p);
-    ADD_FAILURE() << "k_scale 0 was accepted";
-  } catch (const ValueError& e) {
-    EXPECT_THAT(e.what(), HasSubstr("params.k_scale: got 0; expected a finite positive scale"));
-  }
+  EXPECT_THAT(make_impl_error([](auto& p) {
+                p.kv_cache_dtype = "fp8_e4m3";
+                p.k_scale = 0.0f;
+              }),
+              HasSubstr("params.k_scale: got 0; expected a finite positive scale"));
 }
 
 }  // namespace
