@@ -49,6 +49,11 @@ struct BatchSpec {
   /// Store the cache non-contiguously: physically [num_blocks][2][block_size]
   /// [Hkv][D + 8], viewed as [2, num_blocks, block_size, Hkv, D] through strides.
   bool strided_cache = false;
+  /// Store the cache physically as [2, num_blocks, Hkv, block_size, D] (each
+  /// block holds one KV head's rows together: the "HND" page layout of
+  /// vLLM's CPU_ATTN and FlashInfer backends), viewed as [2, num_blocks,
+  /// block_size, Hkv, D] through strides. Not together with strided_cache.
+  bool head_major_cache = false;
   std::uint64_t seed = 0;  ///< all random data derives from it
   // ---- layer features (copied into params() / metadata()) ----
   bool causal = true;

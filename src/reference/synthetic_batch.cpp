@@ -90,6 +90,9 @@ void validate_spec(const BatchSpec& s) {
   if (s.extra_block_table_columns < 0)
     throw ValueError(fmt::format("BatchSpec.extra_block_table_columns: got {}; expected >= 0",
                                  s.extra_block_table_columns));
+  if (s.strided_cache && s.head_major_cache)
+    throw ValueError(
+        "BatchSpec: strided_cache and head_major_cache are both set; expected at most one cache layout");
   if (s.dtype != ScalarType::Float32 && s.dtype != ScalarType::Float16 && s.dtype != ScalarType::BFloat16)
     throw ValueError(
         fmt::format("BatchSpec.dtype: got {}; expected bfloat16, float16 or float32", to_string(s.dtype)));
@@ -193,7 +196,8 @@ SyntheticBatch::SyntheticBatch(BatchSpec spec) : spec_(std::move(spec)) {
         fill_random(cache_.data() + (b * cache_strides_[1] + kv * cache_strides_[0]) * csize, bs * Hkv * row,
                     cache_type, fp8 ? (kv == 0 ? spec_.k_scale : spec_.v_scale) : 1.0f, rng);
   } else {
-    cache_strides_ = {num_blocks_ * bs * Hkv * D, bs * Hkv * D, Hkv * D, D, 1};
+    cache_strides_ = spec_.head_major_cache ? std::array<std::int64_t, 5>{half, bs * Hkv * D, D, bs * D, 1}
+                                            : std::array<std::int64_t, 5>{half, bs * Hkv * D, Hkv * D, D, 1};
     fill_random(cache_.data(), half, cache_type, fp8 ? spec_.k_scale : 1.0f, rng);
     fill_random(cache_.data() + half * csize, half, cache_type, fp8 ? spec_.v_scale : 1.0f, rng);
   }

@@ -117,6 +117,32 @@ TEST(SyntheticBatch, ShuffledBlocksHaveHolesAndNoSharing) {
                   .index_ranges_checked);
 }
 
+TEST(SyntheticBatch, HeadMajorCacheStridesCoverTheBufferOnce) {
+  BatchSpec s = small_spec();
+  s.head_major_cache = true;
+  SyntheticBatch b(s);
+  // Physically [2][9][2][4][8]: each block holds one KV head's 4 rows together.
+  const std::vector<std::int64_t> strides(b.kv_cache().strides, b.kv_cache().strides + 5);
+  EXPECT_EQ(strides, (std::vector<std::int64_t>{9 * 64, 64, 8, 32, 1}));
+  // The strides map the logical elements one to one onto the buffer.
+  const DLTensor& c = b.kv_cache();
+  std::vector<int> hits(b.cache_bytes().size() / 2, 0);
+  for (std::int64_t kv = 0; kv < 2; ++kv)
+    for (std::int64_t blk = 0; blk < c.shape[1]; ++blk)
+      for (std::int64_t slot = 0; slot < 4; ++slot)
+        for (std::int64_t h = 0; h < 2; ++h)
+          for (std::int64_t d = 0; d < 8; ++d) {
+            const std::int64_t e =
+                kv * c.strides[0] + blk * c.strides[1] + slot * c.strides[2] + h * c.strides[3] + d;
+            ASSERT_TRUE(e >= 0 && e < static_cast<std::int64_t>(hits.size())) << e;
+            ++hits[static_cast<std::size_t>(e)];
+          }
+  EXPECT_EQ(std::count(hits.begin(), hits.end(), 1), static_cast<std::ptrdiff_t>(hits.size()));
+  EXPECT_TRUE(validate_forward_args(b.params(), b.query(), b.key(), b.value(), b.kv_cache(), b.metadata(),
+                                    b.output(), DeviceType::CPU)
+                  .index_ranges_checked);
+}
+
 TEST(SyntheticBatch, StridedCacheStrides) {
   BatchSpec s = small_spec();
   s.strided_cache = true;
@@ -235,6 +261,8 @@ TEST(SyntheticBatch, SpecErrors) {
             "BatchSpec.num_padding_tokens: got -1; expected >= 0");
   EXPECT_EQ(error([](auto& s) { s.extra_block_table_columns = -1; }),
             "BatchSpec.extra_block_table_columns: got -1; expected >= 0");
+  EXPECT_EQ(error([](auto& s) { s.strided_cache = s.head_major_cache = true; }),
+            "BatchSpec: strided_cache and head_major_cache are both set; expected at most one cache layout");
   EXPECT_EQ(error([](auto& s) { s.dtype = ScalarType::Int32; }),
             "BatchSpec.dtype: got int32; expected bfloat16, float16 or float32");
   EXPECT_EQ(error([](auto& s) { s.num_kv_heads = 3; }),
