@@ -3,6 +3,8 @@
 //
 //   decode/B/L:  B requests of one new token each over L cached tokens;
 //                memory-bound, reported against the read bandwidth.
+//   decode_head_major/B/L: the same over a cache laid out one KV head per
+//                block ("HND") and passed as a strided view.
 //   prefill/N:   one causal request of N new tokens and no history;
 //                compute-bound, reported against the fp32 FMA peak.
 //
@@ -32,6 +34,7 @@
 #include <cstdio>
 #include <map>
 #include <memory>
+#include <tuple>
 #include <utility>
 
 #include "bench_layer.hpp"
@@ -58,10 +61,14 @@ struct Case {
   }
 };
 
-Case& get_case(std::vector<int> context, std::vector<int> query) {
-  static std::map<std::pair<std::vector<int>, std::vector<int>>, std::unique_ptr<Case>> cases;
-  auto& c = cases[{context, query}];
-  if (!c) c = std::make_unique<Case>(bench::layer_spec(std::move(context), std::move(query)));
+Case& get_case(std::vector<int> context, std::vector<int> query, bool head_major_cache = false) {
+  static std::map<std::tuple<std::vector<int>, std::vector<int>, bool>, std::unique_ptr<Case>> cases;
+  auto& c = cases[{context, query, head_major_cache}];
+  if (!c) {
+    BatchSpec spec = bench::layer_spec(std::move(context), std::move(query));
+    spec.head_major_cache = head_major_cache;
+    c = std::make_unique<Case>(spec);
+  }
   return *c;
 }
 
@@ -90,13 +97,20 @@ void run(benchmark::State& state, Case& c, double bytes, double flops, bool matc
       Counter(flops / (g_floor.fma_peak_gflops * 1e9), Counter::kIsIterationInvariantRate);
 }
 
-void BM_Decode(benchmark::State& state) {
+void decode(benchmark::State& state, bool head_major_cache) {
   const auto batch_size = static_cast<int>(state.range(0));
   const auto context = static_cast<int>(state.range(1));
-  Case& c = get_case(std::vector<int>(batch_size, context - 1), std::vector<int>(batch_size, 1));
+  Case& c =
+      get_case(std::vector<int>(batch_size, context - 1), std::vector<int>(batch_size, 1), head_major_cache);
   const double pairs = static_cast<double>(batch_size) * context;
   run(state, c, bench::decode_bytes(batch_size, context), 4.0 * pairs * kHeads * kHeadSize, true);
 }
+
+void BM_Decode(benchmark::State& state) { decode(state, false); }
+
+/// The same decode over a cache whose blocks hold one KV head's rows together
+/// ("HND", vLLM's CPU_ATTN page layout), passed as a strided view.
+void BM_DecodeHeadMajor(benchmark::State& state) { decode(state, true); }
 
 void BM_Prefill(benchmark::State& state) {
   const auto tokens = static_cast<int>(state.range(0));
@@ -118,6 +132,15 @@ void decode_args(benchmark::internal::Benchmark* b) {
 // enough that the floors either side of it are measured close together.
 BENCHMARK(BM_Decode)
     ->Apply(decode_args)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime()
+    ->MeasureProcessCPUTime()
+    ->MinTime(0.3);
+BENCHMARK(BM_DecodeHeadMajor)
+    ->Args({1, 16384})
+    ->Args({4, 4096})
+    ->Args({16, 1024})
+    ->Args({32, 4096})
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime()
     ->MeasureProcessCPUTime()

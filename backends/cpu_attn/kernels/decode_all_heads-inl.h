@@ -13,7 +13,8 @@
 // keys' accumulators are reduced together into one vector of scores, the
 // softmax runs on those vectors, and P.V reads each V row once per pass.
 // The cache rows of a tile (all heads of a slot, contiguous) are prefetched
-// one tile ahead, so memory is read in whole rows.
+// one tile ahead, so memory is read in whole rows; in a layout whose heads
+// are not back to back (one head's rows together), each head's segments.
 // ---------------------------------------------------------------------------
 
 #if ATTNREG_CPU_DECODE_FAST
@@ -233,7 +234,13 @@ HWY_INLINE void Item(const KernelArgs& a, const WorkItem& it, ThreadScratch& s, 
   const int bs = static_cast<int>(a.sizes.block_size);
   const std::ptrdiff_t head_stride = a.cache.strides[3] * a.cache.element_bytes;
   const int head_bytes = Dh * a.cache.element_bytes;
-  const int row_bytes = static_cast<int>(head_stride * (Hkv - 1)) + head_bytes;
+  // A slot's KV heads are prefetched as one span of the row when they lie
+  // (nearly) back to back, as in the [.., block_size, Hkv, D] layout; in
+  // other layouts (e.g. one head's rows together, "HND") the span would be
+  // mostly other slots' rows, so each head's segment is prefetched alone:
+  // spans of 29 KB per key made an HND-strided bf16 decode 5x slower.
+  const bool heads_packed = head_stride < 2 * head_bytes;
+  const int row_bytes = heads_packed ? static_cast<int>(head_stride * (Hkv - 1)) + head_bytes : head_bytes;
   const std::byte** cur_k = s.k_src.data();
   const std::byte** cur_v = s.v_src.data();
   const std::byte** nxt_k = s.k_src.data() + TK + kLanes;
@@ -255,8 +262,15 @@ HWY_INLINE void Item(const KernelArgs& a, const WorkItem& it, ThreadScratch& s, 
   if (kb < ke) {
     gather(kb, std::min(TK, ke - kb), cur_k, cur_v);
     for (int j = 0; j < std::min(TK, ke - kb); ++j) {
-      Prefetch(cur_k[j], row_bytes);
-      Prefetch(cur_v[j], row_bytes);
+      if (heads_packed) {
+        Prefetch(cur_k[j], row_bytes);
+        Prefetch(cur_v[j], row_bytes);
+      } else {
+        for (int g = 0; g < Hkv; ++g) {
+          Prefetch(cur_k[j] + g * head_stride, head_bytes);
+          Prefetch(cur_v[j] + g * head_stride, head_bytes);
+        }
+      }
     }
   }
   const float* slopes_all = a.alibi_slopes;
@@ -273,7 +287,7 @@ HWY_INLINE void Item(const KernelArgs& a, const WorkItem& it, ThreadScratch& s, 
   const int v_heads = Hkv - k_heads;
   const int k_share = (TK + k_heads - 1) / k_heads;
   const int v_share = v_heads > 0 ? (TK + v_heads - 1) / v_heads : 0;
-  const int share_rows = Hkv >= 2 ? std::max(k_share, v_share) : 2 * TK;
+  const int share_rows = Hkv >= 2 && heads_packed ? std::max(k_share, v_share) : 2 * TK;
   const int share_lines = share_rows * ((row_bytes + 63) / 64);
   const int pv_per_key = std::max(1, PvPasses(nr0, Dh / (2 * kLanes)));
   const int row_passes = (G + 3) / 4;
@@ -311,7 +325,10 @@ HWY_INLINE void Item(const KernelArgs& a, const WorkItem& it, ThreadScratch& s, 
       // This head's share of the next tile's rows, paced by Rows.
       PfCursor cursor;
       cursor.bytes = row_bytes;
-      if (Hkv == 1) {
+      if (!heads_packed) {  // this head's own segments: its K rows of the tile, then its V rows
+        for (int j = 0; j < nk_next; ++j) cursor.rows[cursor.nrows++] = nxt_k[j] + g * head_stride;
+        for (int j = 0; j < nk_next; ++j) cursor.rows[cursor.nrows++] = nxt_v[j] + g * head_stride;
+      } else if (Hkv == 1) {
         for (int j = 0; j < nk_next; ++j) {
           cursor.rows[cursor.nrows++] = nxt_k[j];
           cursor.rows[cursor.nrows++] = nxt_v[j];

@@ -118,6 +118,19 @@ std::vector<Case> cases() {
     s.num_padding_tokens = 3;
     s.strided_cache = true;
   }));
+  // One KV head's rows together in each block ("HND", vLLM's CPU_ATTN page layout), through strides:
+  // the decode prefetches each head's segments instead of whole rows.
+  c.push_back(with("bf16_gqa_d128_head_major_cache", base(bf16, 8, 2, 128, 16),
+                   [](BatchSpec& s) { s.head_major_cache = true; }));
+  c.push_back(with("fp16_d64_bs32_head_major_cache", base(f16, 12, 4, 64, 32),
+                   [](BatchSpec& s) { s.head_major_cache = true; }));
+  c.push_back(with("bf16_fp8_head_major_split_kv_decode", base(bf16, 8, 2, 128, 16), [](BatchSpec& s) {
+    s.head_major_cache = true;
+    s.kv_cache_dtype = "fp8_e4m3";
+    s.k_scale = 0.5f;
+    s.context_lens = {2999};
+    s.query_lens = {1};
+  }));
   c.push_back(with("bf16_all_features", base(bf16, 12, 4, 128, 16), [](BatchSpec& s) {
     s.sliding_window = 40;
     s.logits_soft_cap = 30.0f;
