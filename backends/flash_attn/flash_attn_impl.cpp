@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include <attnreg/errors.hpp>
+#include <attnreg/tensor.hpp>
 #include <cmath>
 #include <vector>
 
@@ -91,6 +92,7 @@ void FlashAttentionImpl::describe_cache(const DLTensor& kv_cache, DLDataType mod
     throw ValueError(fmt::format("kv_cache block size must be a positive multiple of 16, got {}", shape[2]));
   check_compact_from("kv_cache", kv_cache, 2);
   check_vector_aligned("kv_cache", kv_cache);
+  tensor::expect_no_internal_overlap(kv_cache, "kv_cache");  // blocks or halves that alias
   *block_size = static_cast<int>(shape[2]);
   *num_blocks = static_cast<int>(shape[1]);
   const int elem = fp8 ? 1 : 2;
@@ -162,6 +164,7 @@ void FlashAttentionImpl::forward(const DLTensor& query, const DLTensor& key, con
     check_compact_from(name, *t, 2);
     check_vector_aligned(name, *t);
   }
+  tensor::expect_no_internal_overlap(output, "output");  // token rows that alias
   if (output.shape[0] != query.shape[0])
     throw ValueError(fmt::format("output must have shape [{}, {}, {}] like query, got [{}, {}, {}]",
                                  query.shape[0], H, D, output.shape[0], output.shape[1], output.shape[2]));

@@ -58,6 +58,8 @@ void validate_layer_params(const AttentionLayerParams& params);
 ///    max_query_len >= 0, max_seq_len >= 0;
 ///  - every tensor on `device` (CUDA: all on the query's device id);
 ///  - strides (tensor::expect_usable_strides): positive, last dimension contiguous;
+///    kv_cache and output, which the call writes, without two elements in the
+///    same memory (tensor::expect_no_internal_overlap);
 ///  - output does not overlap query, key, value, kv_cache or a metadata
 ///    tensor (its byte extent; in-place attention is not part of the contract).
 ///

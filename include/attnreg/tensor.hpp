@@ -79,6 +79,19 @@ void expect_device(const DLTensor& t, std::string_view name, DeviceType device);
 /// Also throws when t has elements but a null data pointer.
 void expect_usable_strides(const DLTensor& t, std::string_view name, std::string_view dims);
 
+/// Throws ValueError when t's strides may let two of its elements share
+/// memory, for a tensor a call writes: taking the dimensions of size > 1 in
+/// increasing order of stride, each stride must exceed the furthest offset
+/// the dimensions before it reach. Every layout made by permuting, padding or
+/// slicing a contiguous buffer meets this (e.g. a head-major cache); equal
+/// strides, or a row stride shorter than its row, do not, e.g.
+/// "output: strides [32, 4, 1] let elements share memory (dimension 1 steps 4
+/// elements, within the 8 that the dimensions of smaller stride span);
+/// expected strides that keep elements apart, e.g. the contiguous [32, 8, 1]"
+/// for a [2, 4, 8] tensor.
+/// A stride of 0 or less on a dimension of size > 1 is rejected the same way.
+void expect_no_internal_overlap(const DLTensor& t, std::string_view name);
+
 /// [first, last) byte range t's elements occupy (empty for no elements).
 struct ByteExtent {
   std::uintptr_t begin = 0, end = 0;

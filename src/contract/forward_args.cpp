@@ -193,10 +193,12 @@ ForwardArgs validate_forward_args(const AttentionLayerParams& params, const DLTe
     throw ValueError(
         fmt::format("kv_cache: shape {} has no slots; expected num_blocks >= 1 and block_size >= 1",
                     tensor::shape_string(kv_cache)));
+  tensor::expect_no_internal_overlap(kv_cache, "kv_cache");
 
   check_layout(output, "output", device, 3, kTokenDims);
   tensor::expect_dtype(output, "output", {a.dtype});
   tensor::expect_shape(output, "output", token_shape, kTokenDims);
+  tensor::expect_no_internal_overlap(output, "output");
 
   const DLTensor& qsl =
       require(metadata.query_start_loc, "metadata.query_start_loc", "an int32 tensor [num_reqs + 1]");

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <attnreg/errors.hpp>
 #include <attnreg/tensor.hpp>
+#include <string>
 #include <vector>
 
 namespace attnreg::tensor {
@@ -123,6 +124,39 @@ void expect_usable_strides(const DLTensor& t, std::string_view name, std::string
   if (t.data == nullptr && numel(t) > 0)
     throw ValueError(fmt::format("{}: data is null but the shape {} has {} elements; expected a buffer", name,
                                  shape_string(t), numel(t)));
+}
+
+void expect_no_internal_overlap(const DLTensor& t, std::string_view name) {
+  std::vector<int> dims;
+  for (int d = 0; d < t.ndim; ++d)
+    if (t.shape[d] > 1) dims.push_back(d);
+  // Equal strides put the inner dimension first, so the outer one is reported.
+  std::ranges::sort(
+      dims, [&](int a, int b) { return stride(t, a) != stride(t, b) ? stride(t, a) < stride(t, b) : a > b; });
+  std::int64_t reach = 0;  // furthest offset (elements) the dimensions so far reach
+  for (int d : dims) {
+    const std::int64_t s = stride(t, d);
+    if (s <= reach) {
+      std::vector<std::int64_t> strides(t.ndim), contiguous(t.ndim);
+      std::int64_t next = 1;
+      for (int i = t.ndim - 1; i >= 0; --i) {
+        strides[i] = stride(t, i);
+        contiguous[i] = next;
+        next *= std::max<std::int64_t>(t.shape[i], 1);
+      }
+      const std::string why =
+          s <= 0 ? fmt::format("dimension {} has size {} and stride {}", d, t.shape[d], s)
+                 : fmt::format(
+                       "dimension {} steps {} elements, within the {} that the dimensions of smaller "
+                       "stride span",
+                       d, s, reach + 1);
+      throw ValueError(fmt::format(
+          "{}: strides [{}] let elements share memory ({}); expected strides that keep elements apart, e.g. "
+          "the contiguous [{}]",
+          name, fmt::join(strides, ", "), why, fmt::join(contiguous, ", ")));
+    }
+    reach += s * (t.shape[d] - 1);
+  }
 }
 
 ByteExtent byte_extent(const DLTensor& t) noexcept {

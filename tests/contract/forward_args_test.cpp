@@ -204,6 +204,12 @@ TEST_F(ForwardArgsTest, KvCache) {
   cache.set_shape({2, 9, 4, 2, 8});
   cache.set_strides({576, 64, 16, 0, 1});
   EXPECT_EQ(error(), "kv_cache: stride 3 is 0; expected a positive stride (dimension 3 has size 2)");
+  // The K and V halves one block apart: every block but the first of V is a block of K.
+  cache.set_strides({64, 64, 16, 8, 1});
+  EXPECT_EQ(error(),
+            "kv_cache: strides [64, 64, 16, 8, 1] let elements share memory (dimension 0 steps 64 elements, "
+            "within the 576 that the dimensions of smaller stride span); expected strides that keep elements "
+            "apart, e.g. the contiguous [576, 64, 16, 8, 1]");
 }
 
 TEST_F(ForwardArgsTest, Output) {
@@ -213,6 +219,13 @@ TEST_F(ForwardArgsTest, Output) {
   output.set_shape({10, 4, 4});
   EXPECT_EQ(error(), "output: expected shape [10, 4, 8] (num_tokens, num_heads, head_size), got [10, 4, 4]");
   output.set_shape({10, 4, 8});
+  output.set_strides({32, 4, 1});  // head rows half as far apart as they are long
+  EXPECT_EQ(
+      error(),
+      "output: strides [32, 4, 1] let elements share memory (dimension 1 steps 4 elements, within the 8 "
+      "that the dimensions of smaller stride span); expected strides that keep elements apart, e.g. the "
+      "contiguous [32, 8, 1]");
+  output->strides = nullptr;
   output->data = query->data;
   EXPECT_EQ(
       error(),

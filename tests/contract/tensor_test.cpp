@@ -60,6 +60,48 @@ TEST(Tensor, DeviceKinds) {
   EXPECT_EQ(device_string(f.t), "device type 7:0");
 }
 
+TEST(Tensor, LayoutsThatKeepElementsApartAreAccepted) {
+  Fixture f;
+  EXPECT_NO_THROW(expect_no_internal_overlap(f.t, "t"));  // contiguous (null strides)
+  for (const std::array<std::int64_t, 3>& strides :
+       {std::array<std::int64_t, 3>{12, 4, 1}, std::array<std::int64_t, 3>{1, 2, 6},  // column-major
+        std::array<std::int64_t, 3>{16, 5, 1},                                        // padded rows
+        std::array<std::int64_t, 3>{12, 1, 3}}) {                                     // permuted
+    f.t.strides = const_cast<std::int64_t*>(strides.data());
+    EXPECT_NO_THROW(expect_no_internal_overlap(f.t, "t")) << strides[0] << ", " << strides[1];
+  }
+  // A dimension of size 1 never steps, whatever its stride.
+  const std::array<std::int64_t, 3> strides{0, 4, 1};
+  f.t.strides = const_cast<std::int64_t*>(strides.data());
+  f.shape[0] = 1;
+  EXPECT_NO_THROW(expect_no_internal_overlap(f.t, "t"));
+}
+
+TEST(Tensor, LayoutsThatShareMemoryAreRejected) {
+  Fixture f;
+  auto error_with = [&](std::array<std::int64_t, 3> strides) {
+    f.t.strides = strides.data();
+    return message_of([&] { expect_no_internal_overlap(f.t, "output"); });
+  };
+  EXPECT_EQ(
+      error_with({12, 2, 1}),
+      "output: strides [12, 2, 1] let elements share memory (dimension 1 steps 2 elements, within the 4 "
+      "that the dimensions of smaller stride span); expected strides that keep elements apart, e.g. the "
+      "contiguous [12, 4, 1]");
+  // Equal strides: the outer dimension is the one reported.
+  EXPECT_EQ(
+      error_with({4, 4, 1}),
+      "output: strides [4, 4, 1] let elements share memory (dimension 0 steps 4 elements, within the 12 "
+      "that the dimensions of smaller stride span); expected strides that keep elements apart, e.g. the "
+      "contiguous [12, 4, 1]");
+  EXPECT_EQ(error_with({0, 4, 1}),
+            "output: strides [0, 4, 1] let elements share memory (dimension 0 has size 2 and stride 0); "
+            "expected strides that keep elements apart, e.g. the contiguous [12, 4, 1]");
+  EXPECT_EQ(error_with({-12, 4, 1}),
+            "output: strides [-12, 4, 1] let elements share memory (dimension 0 has size 2 and stride -12); "
+            "expected strides that keep elements apart, e.g. the contiguous [12, 4, 1]");
+}
+
 TEST(Tensor, ElementAddressUsesStridesAndByteOffset) {
   Fixture f;
   const std::array<std::int64_t, 3> index{1, 2, 3};

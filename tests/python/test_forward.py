@@ -149,6 +149,20 @@ def test_bad_tensor_is_refused_with_the_cpp_message_and_nothing_written(cpu_back
     np.testing.assert_array_equal(args["kv_cache"], cache_before)
 
 
+def test_output_whose_elements_share_memory_is_refused(cpu_backend):
+    # A view whose head rows overlap (stride shorter than a row): written
+    # through, one head would overwrite the next.
+    rng = np.random.default_rng()
+    b = make_batch(rng)
+    t, h, d = b.query.shape
+    buf = np.full(t * h * d, np.nan, dtype=np.float32)
+    output = np.lib.stride_tricks.as_strided(buf, shape=(t, h, d), strides=(h * d * 4, d // 2 * 4, 4))
+    with pytest.raises(ValueError) as e:
+        impl_for(cpu_backend, b).forward(b.query, b.key, b.value, b.kv_cache, metadata_of(b), output)
+    assert str(e.value).startswith(f"output: strides [{h * d}, {d // 2}, 1] let elements share memory")
+    assert np.isnan(buf).all()
+
+
 def test_read_only_output_is_refused(cpu_backend):
     rng = np.random.default_rng()
     b = make_batch(rng)
