@@ -101,6 +101,28 @@ TEST_F(FlashAttnValidation, NonContiguousHeadDimIsRejected) {
       "key must be contiguous in dimension 2 (stride 1), got stride 2");
 }
 
+TEST_F(FlashAttnValidation, OutputRowsThatShareMemoryAreRejected) {
+  // Token rows half as far apart as they are long: the second half of each
+  // row would be the first half of the next.
+  expect_rejected(
+      [](Views& w) {
+        w.out.strides = {8 * 128 / 2, 128, 1};
+        w.out.t.strides = w.out.strides.data();
+      },
+      "output: strides [512, 128, 1] let elements share memory (dimension 0 steps 512 elements, within the "
+      "1024 that the dimensions of smaller stride span)");
+}
+
+TEST_F(FlashAttnValidation, CacheBlocksThatAliasAreRejected) {
+  expect_rejected(
+      [](Views& w) {
+        const auto& n = w.cache.shape;
+        w.cache.strides = {n[1] * n[2] * n[3] * n[4], 0, n[3] * n[4], n[4], 1};  // every block is block 0
+        w.cache.t.strides = w.cache.strides.data();
+      },
+      "let elements share memory (dimension 1 has size");
+}
+
 TEST_F(FlashAttnValidation, MisalignedQueryIsRejected) {
   expect_rejected([](Views& w) { w.q.t.byte_offset = 2; }, "query must start at a 16-byte aligned address");
 }
