@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include <attnreg/errors.hpp>
+#include <attnreg/forward_args.hpp>
 #include <attnreg/tensor.hpp>
 #include <cmath>
 #include <vector>
@@ -124,6 +125,9 @@ CacheWriteParams FlashAttentionImpl::describe_cache_write(const DLTensor& key, c
   check_compact_from("slot_mapping", slot_mapping, 0);
   describe_cache(kv_cache, model, &w.block_size, &w.num_blocks, &w.k_cache, &w.v_cache,
                  &w.cache_stride_block);
+  tensor::expect_apart({&kv_cache, "kv_cache"},
+                       {{&key, "key"}, {&value, "value"}, {&slot_mapping, "slot_mapping"}},
+                       "the cache is written while the others are read");
   w.head_size = params_.head_size;
   w.num_kv_heads = params_.num_kv_heads;
   w.num_tokens = static_cast<int>(key.shape[0]);
@@ -198,6 +202,7 @@ void FlashAttentionImpl::forward(const DLTensor& query, const DLTensor& key, con
   if (metadata.max_seq_len < metadata.max_query_len)
     throw ValueError(fmt::format("metadata.max_seq_len must be >= max_query_len={}, got {}",
                                  metadata.max_query_len, metadata.max_seq_len));
+  expect_written_apart(query, key, value, kv_cache, metadata, output);
 
   p.cache_fp8 = w.cache_fp8;
   p.head_size = static_cast<int>(D);

@@ -43,6 +43,18 @@ struct ForwardArgs {
 /// finite. Backends call it in make_impl.
 void validate_layer_params(const AttentionLayerParams& params);
 
+/// Throws ValueError when a tensor that forward writes shares memory with
+/// another argument: output with any of them (in-place attention is not part
+/// of the contract), kv_cache with query, key, value or a metadata tensor
+/// (forward writes the cache while it reads them), e.g. "kv_cache: overlaps
+/// key in memory; expected a separate buffer (forward writes the cache while
+/// it reads the others)". Byte extents are compared (tensor::expect_apart);
+/// null metadata tensors are skipped. validate_forward_args calls it; a
+/// backend with checks of its own (FLASH_ATTN) calls it too.
+void expect_written_apart(const DLTensor& query, const DLTensor& key, const DLTensor& value,
+                          const DLTensor& kv_cache, const AttentionMetadata& metadata,
+                          const DLTensor& output);
+
 /// Validates one forward call for a backend on `device` and returns its sizes.
 /// Throws ValueError naming the tensor, what it got and what it needs.
 ///
@@ -61,7 +73,8 @@ void validate_layer_params(const AttentionLayerParams& params);
 ///    kv_cache and output, which the call writes, without two elements in the
 ///    same memory (tensor::expect_no_internal_overlap);
 ///  - output does not overlap query, key, value, kv_cache or a metadata
-///    tensor (its byte extent; in-place attention is not part of the contract).
+///    tensor, and kv_cache does not overlap query, key, value or a metadata
+///    tensor (byte extents; expect_written_apart).
 ///
 /// Checked only when check_index_ranges is true and the metadata tensors are
 /// host-accessible (then index_ranges_checked is set), reading them on the host:

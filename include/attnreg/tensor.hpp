@@ -102,6 +102,19 @@ struct ByteExtent {
 /// Byte extent of t (from its lowest to one past its highest element).
 ByteExtent byte_extent(const DLTensor& t) noexcept;
 
+/// A tensor and the name its errors give it.
+struct NamedTensor {
+  const DLTensor* tensor = nullptr;
+  std::string_view name;
+};
+
+/// Throws ValueError "<written>: overlaps <other> in memory; expected a
+/// separate buffer (<why>)" when the byte extent of `written`, a tensor a call
+/// writes, meets that of one of `others` (null entries and `written` itself
+/// skipped). Extents are compared, so two views interleaved in one buffer
+/// count as overlapping.
+void expect_apart(NamedTensor written, std::initializer_list<NamedTensor> others, std::string_view why);
+
 /// Non-owning strided view of a DLTensor with up to kMaxDims dimensions:
 /// shape and strides copied into fixed arrays so hot loops avoid the
 /// indirections (and the null-strides case) of DLTensor.

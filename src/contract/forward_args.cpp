@@ -149,6 +149,27 @@ void validate_layer_params(const AttentionLayerParams& p) {
       throw ValueError(fmt::format("params.{}: got {}; expected a finite positive scale", name, value));
 }
 
+void expect_written_apart(const DLTensor& query, const DLTensor& key, const DLTensor& value,
+                          const DLTensor& kv_cache, const AttentionMetadata& metadata,
+                          const DLTensor& output) {
+  const tensor::NamedTensor qsl{metadata.query_start_loc, "metadata.query_start_loc"},
+      seq_lens{metadata.seq_lens, "metadata.seq_lens"}, table{metadata.block_table, "metadata.block_table"},
+      slots{metadata.slot_mapping, "metadata.slot_mapping"};
+  tensor::expect_apart({&output, "output"},
+                       {{&query, "query"},
+                        {&key, "key"},
+                        {&value, "value"},
+                        {&kv_cache, "kv_cache"},
+                        qsl,
+                        seq_lens,
+                        table,
+                        slots},
+                       "in-place attention is not supported");
+  tensor::expect_apart({&kv_cache, "kv_cache"},
+                       {{&query, "query"}, {&key, "key"}, {&value, "value"}, qsl, seq_lens, table, slots},
+                       "forward writes the cache while it reads the others");
+}
+
 ForwardArgs validate_forward_args(const AttentionLayerParams& params, const DLTensor& query,
                                   const DLTensor& key, const DLTensor& value, const DLTensor& kv_cache,
                                   const AttentionMetadata& metadata, const DLTensor& output,
@@ -247,15 +268,7 @@ ForwardArgs validate_forward_args(const AttentionLayerParams& params, const DLTe
                                                                          {&output, "output"}}};
   if (device == DeviceType::CUDA)
     for (const auto& [t, name] : all) check_same_gpu(*t, name, query);
-  const auto out_extent = tensor::byte_extent(output);
-  for (const auto& [t, name] : all) {
-    if (t == &output) continue;
-    if (out_extent.overlaps(tensor::byte_extent(*t)))
-      throw ValueError(
-          fmt::format("output: overlaps {} in memory; expected a separate buffer (in-place attention "
-                      "is not supported)",
-                      name));
-  }
+  expect_written_apart(query, key, value, kv_cache, metadata, output);
 
   const bool host_metadata = tensor::is_host_accessible(qsl) && tensor::is_host_accessible(seq_lens) &&
                              tensor::is_host_accessible(table) && tensor::is_host_accessible(slots);

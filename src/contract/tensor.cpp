@@ -171,6 +171,16 @@ ByteExtent byte_extent(const DLTensor& t) noexcept {
   return {begin, end};
 }
 
+void expect_apart(NamedTensor written, std::initializer_list<NamedTensor> others, std::string_view why) {
+  const ByteExtent extent = byte_extent(*written.tensor);
+  for (const NamedTensor& other : others) {
+    if (other.tensor == nullptr || other.tensor == written.tensor) continue;
+    if (extent.overlaps(byte_extent(*other.tensor)))
+      throw ValueError(fmt::format("{}: overlaps {} in memory; expected a separate buffer ({})", written.name,
+                                   other.name, why));
+  }
+}
+
 TensorView TensorView::of(const DLTensor& t, ScalarType dtype) {
   if (t.ndim > kMaxDims)
     throw ValueError(

@@ -236,6 +236,22 @@ TEST_F(ForwardArgsTest, Output) {
             "supported)");
 }
 
+TEST_F(ForwardArgsTest, CacheApartFromWhatForwardReads) {
+  // The cache is written (this step's keys at their slots) while the call
+  // still reads key, value, query and the metadata: none may share its memory.
+  void* const key_data = key->data;
+  key->data = cache->data;
+  EXPECT_EQ(error(),
+            "kv_cache: overlaps key in memory; expected a separate buffer (forward writes the cache while it "
+            "reads the others)");
+  key->data = key_data;
+  slots->data = static_cast<std::byte*>(cache->data) + 8;
+  EXPECT_EQ(
+      error(),
+      "kv_cache: overlaps metadata.slot_mapping in memory; expected a separate buffer (forward writes the "
+      "cache while it reads the others)");
+}
+
 TEST_F(ForwardArgsTest, MissingMetadata) {
   qsl_null = true;
   EXPECT_EQ(error(), "metadata.query_start_loc: is null; expected an int32 tensor [num_reqs + 1]");

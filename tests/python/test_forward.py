@@ -163,6 +163,26 @@ def test_output_whose_elements_share_memory_is_refused(cpu_backend):
     assert np.isnan(buf).all()
 
 
+def test_key_inside_the_cache_is_refused(cpu_backend):
+    # forward writes this step's keys into the cache; a key that lives in
+    # the cache would change under it.
+    rng = np.random.default_rng()
+    b = make_batch(rng)
+    t, hkv, d = b.key.shape
+    key_in_cache = b.kv_cache.reshape(-1, hkv, d)[:t]
+    key_in_cache[...] = b.key
+    cache_before = b.kv_cache.copy()
+    output = np.full(b.query.shape, np.nan, dtype=np.float32)
+    with pytest.raises(ValueError) as e:
+        impl_for(cpu_backend, b).forward(b.query, key_in_cache, b.value, b.kv_cache, metadata_of(b), output)
+    assert str(e.value) == (
+        "kv_cache: overlaps key in memory; expected a separate buffer "
+        "(forward writes the cache while it reads the others)"
+    )
+    assert np.isnan(output).all()
+    np.testing.assert_array_equal(b.kv_cache, cache_before)
+
+
 def test_read_only_output_is_refused(cpu_backend):
     rng = np.random.default_rng()
     b = make_batch(rng)

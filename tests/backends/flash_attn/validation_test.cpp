@@ -123,6 +123,18 @@ TEST_F(FlashAttnValidation, CacheBlocksThatAliasAreRejected) {
       "let elements share memory (dimension 1 has size");
 }
 
+TEST_F(FlashAttnValidation, InPlaceOutputIsRejected) {
+  expect_rejected([](Views& w) { w.q.t.data = w.out.t.data; },
+                  "output: overlaps query in memory; expected a separate buffer (in-place attention is not "
+                  "supported)");
+}
+
+TEST_F(FlashAttnValidation, KeyInsideTheCacheIsRejected) {
+  expect_rejected([](Views& w) { w.k.t.data = w.cache.t.data; },
+                  "kv_cache: overlaps key in memory; expected a separate buffer (the cache is written while "
+                  "the others are read)");
+}
+
 TEST_F(FlashAttnValidation, MisalignedQueryIsRejected) {
   expect_rejected([](Views& w) { w.q.t.byte_offset = 2; }, "query must start at a 16-byte aligned address");
 }
