@@ -89,7 +89,8 @@ void expect_usable_strides(const DLTensor& t, std::string_view name, std::string
 /// elements, within the 8 that the dimensions of smaller stride span);
 /// expected strides that keep elements apart, e.g. the contiguous [32, 8, 1]"
 /// for a [2, 4, 8] tensor.
-/// A stride of 0 or less on a dimension of size > 1 is rejected the same way.
+/// A stride of 0 on a dimension of size > 1 is rejected the same way; a
+/// negative one counts by its magnitude (it mirrors the dimension).
 void expect_no_internal_overlap(const DLTensor& t, std::string_view name);
 
 /// [first, last) byte range t's elements occupy (empty for no elements).
@@ -99,7 +100,8 @@ struct ByteExtent {
     return begin < end && other.begin < other.end && begin < other.end && other.begin < end;
   }
 };
-/// Byte extent of t (from its lowest to one past its highest element).
+/// Byte extent of t (from its lowest to one past its highest element, for
+/// strides of any sign).
 ByteExtent byte_extent(const DLTensor& t) noexcept;
 
 /// A tensor and the name its errors give it.

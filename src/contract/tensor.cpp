@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <attnreg/errors.hpp>
 #include <attnreg/tensor.hpp>
+#include <cstdlib>
 #include <string>
 #include <vector>
 
@@ -130,12 +131,14 @@ void expect_no_internal_overlap(const DLTensor& t, std::string_view name) {
   std::vector<int> dims;
   for (int d = 0; d < t.ndim; ++d)
     if (t.shape[d] > 1) dims.push_back(d);
-  // Equal strides put the inner dimension first, so the outer one is reported.
-  std::ranges::sort(
-      dims, [&](int a, int b) { return stride(t, a) != stride(t, b) ? stride(t, a) < stride(t, b) : a > b; });
+  // A negative stride mirrors its dimension's offsets, which changes no
+  // distance between them: only the magnitudes matter. Equal strides put the
+  // inner dimension first, so the outer one is reported.
+  auto step = [&](int d) { return std::abs(stride(t, d)); };
+  std::ranges::sort(dims, [&](int a, int b) { return step(a) != step(b) ? step(a) < step(b) : a > b; });
   std::int64_t reach = 0;  // furthest offset (elements) the dimensions so far reach
   for (int d : dims) {
-    const std::int64_t s = stride(t, d);
+    const std::int64_t s = step(d);
     if (s <= reach) {
       std::vector<std::int64_t> strides(t.ndim), contiguous(t.ndim);
       std::int64_t next = 1;
@@ -145,7 +148,7 @@ void expect_no_internal_overlap(const DLTensor& t, std::string_view name) {
         next *= std::max<std::int64_t>(t.shape[i], 1);
       }
       const std::string why =
-          s <= 0 ? fmt::format("dimension {} has size {} and stride {}", d, t.shape[d], s)
+          s == 0 ? fmt::format("dimension {} has size {} and stride 0", d, t.shape[d])
                  : fmt::format(
                        "dimension {} steps {} elements, within the {} that the dimensions of smaller "
                        "stride span",
@@ -161,14 +164,18 @@ void expect_no_internal_overlap(const DLTensor& t, std::string_view name) {
 
 ByteExtent byte_extent(const DLTensor& t) noexcept {
   if (numel(t) == 0 || t.data == nullptr) return {};
-  // Strides are positive for dimensions of size > 1 (checked before this is
-  // used), so the lowest element is [0, ..., 0] and the highest [n-1, ...].
-  std::vector<std::int64_t> last(t.ndim);
-  for (int d = 0; d < t.ndim; ++d) last[d] = t.shape[d] - 1;
-  const auto begin = reinterpret_cast<std::uintptr_t>(element_address(t, {}));
-  const auto bytes_per_element = static_cast<std::uintptr_t>((t.dtype.bits * t.dtype.lanes + 7) / 8);
-  const auto end = reinterpret_cast<std::uintptr_t>(element_address(t, last)) + bytes_per_element;
-  return {begin, end};
+  // Each dimension moves the lowest element down by its steps when its
+  // stride is negative and the highest one up when it is positive (strides of
+  // 0 or less are legal for tensors a call only reads).
+  const auto bytes_per_element = static_cast<std::int64_t>((t.dtype.bits * t.dtype.lanes + 7) / 8);
+  std::int64_t low = 0, high = 0;
+  for (int d = 0; d < t.ndim; ++d) {
+    const std::int64_t span = (t.shape[d] - 1) * stride(t, d) * bytes_per_element;
+    (span < 0 ? low : high) += span;
+  }
+  const auto first = reinterpret_cast<std::uintptr_t>(element_address(t, {}));
+  return {first + static_cast<std::uintptr_t>(low),
+          first + static_cast<std::uintptr_t>(high + bytes_per_element)};
 }
 
 void expect_apart(NamedTensor written, std::initializer_list<NamedTensor> others, std::string_view why) {

@@ -66,7 +66,8 @@ TEST(Tensor, LayoutsThatKeepElementsApartAreAccepted) {
   for (const std::array<std::int64_t, 3>& strides :
        {std::array<std::int64_t, 3>{12, 4, 1}, std::array<std::int64_t, 3>{1, 2, 6},  // column-major
         std::array<std::int64_t, 3>{16, 5, 1},                                        // padded rows
-        std::array<std::int64_t, 3>{12, 1, 3}}) {                                     // permuted
+        std::array<std::int64_t, 3>{12, 1, 3},                                        // permuted
+        std::array<std::int64_t, 3>{-12, 4, 1}}) {                                    // flipped
     f.t.strides = const_cast<std::int64_t*>(strides.data());
     EXPECT_NO_THROW(expect_no_internal_overlap(f.t, "t")) << strides[0] << ", " << strides[1];
   }
@@ -97,9 +98,21 @@ TEST(Tensor, LayoutsThatShareMemoryAreRejected) {
   EXPECT_EQ(error_with({0, 4, 1}),
             "output: strides [0, 4, 1] let elements share memory (dimension 0 has size 2 and stride 0); "
             "expected strides that keep elements apart, e.g. the contiguous [12, 4, 1]");
-  EXPECT_EQ(error_with({-12, 4, 1}),
-            "output: strides [-12, 4, 1] let elements share memory (dimension 0 has size 2 and stride -12); "
-            "expected strides that keep elements apart, e.g. the contiguous [12, 4, 1]");
+  EXPECT_EQ(
+      error_with({12, -2, 1}),
+      "output: strides [12, -2, 1] let elements share memory (dimension 1 steps 2 elements, within the 4 "
+      "that the dimensions of smaller stride span); expected strides that keep elements apart, e.g. the "
+      "contiguous [12, 4, 1]");
+}
+
+TEST(Tensor, ByteExtentOfAFlippedView) {
+  Fixture f;
+  const std::array<std::int64_t, 3> strides{-12, 4, 1};  // dimension 0 reversed: element [0, 0, 0] is 12
+  f.t.strides = const_cast<std::int64_t*>(strides.data());
+  f.t.byte_offset = 12 * 4;
+  const auto e = byte_extent(f.t);
+  EXPECT_EQ(e.begin, reinterpret_cast<std::uintptr_t>(f.data.data()));
+  EXPECT_EQ(e.end, reinterpret_cast<std::uintptr_t>(f.data.data() + 24));
 }
 
 TEST(Tensor, ElementAddressUsesStridesAndByteOffset) {
