@@ -27,7 +27,6 @@ matplotlib`); this script is a benchmark, not part of CI.
 import argparse
 import json
 import os
-import re
 import subprocess
 import sys
 import tempfile

@@ -25,7 +25,7 @@ def point(b, l, tag):
         ms = bf.timed(lambda: batch.run(ours, t), flush, 15)
         r.append(f"{name} {batch.kv_bytes / ms / 1e9:.2f}")
     print(f"{tag} B{b} L{l}: " + ", ".join(r), flush=True)
-    del batch, in_order, t
+    batch = in_order = t = None
     gc.collect()
     torch.cuda.empty_cache()
 

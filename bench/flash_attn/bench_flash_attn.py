@@ -181,7 +181,7 @@ def device_rates(flush):
     bm = torch.randn(8192, 8192, dtype=torch.bfloat16, device="cuda")
     ms = timed(lambda: a @ bm, flush, 10)
     mm_tflops = 2 * 8192**3 / ms / 1e9
-    del x, y, a, bm
+    x = y = a = bm = None
     settle()
     return copy_tbs, mm_tflops
 
@@ -265,7 +265,7 @@ def decode_sweep(ours, flush, copy_tbs, args):
                     row["flex_error"] = f"{type(e).__name__}: {str(e).splitlines()[0][:160] if str(e) else ''}"
             rows.append(row)
             print(json.dumps(row), flush=True)
-            del batch, out, run, flex
+            batch = out = run = flex = None
             settle()
     return rows
 
@@ -300,7 +300,7 @@ def prefill_sweep(ours, flush, mm_tflops, args):
                                      "tflops", flops, flush, args, f"prefill {row}")
                 rows.append(row)
                 print(json.dumps(row), flush=True)
-                del kv, bt, kc, vc
+                kv = bt = kc = vc = None
                 settle()
     return rows
 

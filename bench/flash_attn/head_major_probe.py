@@ -39,5 +39,5 @@ for b, l in [(8, 4096), (64, 1024), (64, 4096), (1, 16384), (64, 16384)]:
     row = [f"B{b} L{l}"] + [f"{name} " + "/".join(f"{r:.2f}" for r in rs) for name, rs in rates.items()]
     row.append(f"cudnn {nhd.kv_bytes / t / 1e9:.2f}")
     print(" | ".join(row), flush=True)
-    del layouts, nhd
+    layouts = nhd = None
     torch.cuda.empty_cache()

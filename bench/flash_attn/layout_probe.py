@@ -34,4 +34,4 @@ for b, l in [(64, 1024), (8, 4096), (64, 4096), (64, 16384)]:
             except RuntimeError as e:
                 row.append(f"{name} {lay} error {str(e)[:40]}")
     print(" | ".join(row), flush=True)
-    del batch, kc, vc, ktm, vtm, qp, k, v
+    batch = kc = vc = ktm = vtm = qp = k = v = None

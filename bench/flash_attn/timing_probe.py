@@ -47,4 +47,4 @@ for b, l in [(64, 1024), (8, 4096), (64, 16384)]:
     for name, r in res.items():
         print(f"B{b} L{l} {name:6s} us: dirty-flush {r[0]:7.1f}  clean-flush {r[1]:7.1f}  back-to-back {r[2]:7.1f}  graph {r[3]:7.1f}"
               f"   TB/s: {nbytes/r[0]/1e6:.2f} {nbytes/r[1]/1e6:.2f} {nbytes/r[2]/1e6:.2f} {nbytes/r[3]/1e6:.2f}")
-    del batch, run, cud, res, g
+    batch = run = cud = res = g = None
