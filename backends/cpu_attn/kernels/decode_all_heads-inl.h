@@ -261,17 +261,12 @@ HWY_INLINE void Item(const KernelArgs& a, const WorkItem& it, ThreadScratch& s, 
   const int kb = it.key_begin, ke = it.key_end;
   if (kb < ke) {
     gather(kb, std::min(TK, ke - kb), cur_k, cur_v);
-    for (int j = 0; j < std::min(TK, ke - kb); ++j) {
-      if (heads_packed) {
-        Prefetch(cur_k[j], row_bytes);
-        Prefetch(cur_v[j], row_bytes);
-      } else {
-        for (int g = 0; g < Hkv; ++g) {
-          Prefetch(cur_k[j] + g * head_stride, head_bytes);
-          Prefetch(cur_v[j] + g * head_stride, head_bytes);
-        }
+    const int spans = heads_packed ? 1 : Hkv;  // prefetched spans of row_bytes per slot
+    for (int j = 0; j < std::min(TK, ke - kb); ++j)
+      for (int g = 0; g < spans; ++g) {
+        Prefetch(cur_k[j] + g * head_stride, row_bytes);
+        Prefetch(cur_v[j] + g * head_stride, row_bytes);
       }
-    }
   }
   const float* slopes_all = a.alibi_slopes;
   // Prefetch pacing: the next tile's rows are split among the KV heads; a
